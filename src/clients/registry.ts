@@ -1,0 +1,114 @@
+import type { Keys } from '../redis/keys.js';
+import type { VigilRedis } from '../redis/scripts.js';
+import type { FrameFormat } from '../domain/protocol.js';
+
+export interface ClientMetadata {
+  connected_at?: string;
+  last_seen?: string;
+  last_seen_ms?: string;
+  status?: string;
+  address?: string;
+  agent?: string;
+}
+
+export interface StoredFrame {
+  data: Buffer;
+  size: number;
+  format: FrameFormat;
+  timestamp: string;
+  tsMs: number;
+  frameNumber: number;
+}
+
+/**
+ * Seed 004's client tracking: the `clients` set, `client:{id}` metadata and `image:{id}` latest frame.
+ * Frames are stored as raw bytes with their metadata, and a new frame marks the client ready.
+ */
+export class ClientRegistry {
+  constructor(
+    private readonly redis: VigilRedis,
+    private readonly keys: Keys,
+  ) {}
+
+  async addClient(id: string, info: { address?: string; agent?: string } = {}, now = new Date()): Promise<void> {
+    const iso = now.toISOString();
+    await this.redis
+      .multi()
+      .sadd(this.keys.clients, id)
+      .del(this.keys.client(id))
+      .hset(this.keys.client(id), {
+        connected_at: iso,
+        last_seen: iso,
+        last_seen_ms: now.getTime(),
+        status: 'connected',
+        address: info.address ?? '',
+        agent: info.agent ?? '',
+      })
+      .exec();
+  }
+
+  /** Removes a client with its metadata and latest frame (seed 004's removeClient). */
+  async removeClient(id: string): Promise<void> {
+    await this.redis.multi().srem(this.keys.clients, id).del(this.keys.client(id), this.keys.image(id)).zrem(this.keys.ready, id).exec();
+  }
+
+  async updateClientLastSeen(id: string, now = new Date()): Promise<void> {
+    await this.redis.touchClient(this.keys.clients, this.keys.client(id), id, now.getTime(), now.toISOString());
+  }
+
+  async setStatus(id: string, status: string): Promise<void> {
+    await this.redis.hset(this.keys.client(id), 'status', status);
+  }
+
+  /** Stores a frame as the client's latest and marks it ready; returns its frame_number. */
+  async storeFrame(id: string, data: Buffer, format: FrameFormat, now = new Date()): Promise<number> {
+    const k = this.keys;
+    return this.redis.storeFrame(k.clients, k.client(id), k.image(id), k.ready, id, data, format, now.getTime(), now.toISOString());
+  }
+
+  async getClientImage(id: string): Promise<StoredFrame | undefined> {
+    const h = await this.redis.hgetallBuffer(this.keys.image(id));
+    if (!h.data) return undefined;
+    return {
+      data: h.data,
+      size: Number(h.size),
+      format: String(h.format) as FrameFormat,
+      timestamp: String(h.timestamp),
+      tsMs: Number(h.ts_ms),
+      frameNumber: Number(h.frame_number),
+    };
+  }
+
+  async getAllClients(): Promise<string[]> {
+    return (await this.redis.smembers(this.keys.clients)).sort();
+  }
+
+  async getClientMetadata(id: string): Promise<ClientMetadata> {
+    return this.redis.hgetall(this.keys.client(id));
+  }
+
+  /** Seed 004's getClientStats: total, list and each client's metadata. */
+  async getClientStats(): Promise<{ totalClients: number; clientList: string[]; clientsWithMetadata: Record<string, ClientMetadata> }> {
+    const clientList = await this.getAllClients();
+    const pipeline = this.redis.pipeline();
+    for (const id of clientList) pipeline.hgetall(this.keys.client(id));
+    const results = (await pipeline.exec()) ?? [];
+    const clientsWithMetadata: Record<string, ClientMetadata> = {};
+    clientList.forEach((id, i) => (clientsWithMetadata[id] = (results[i]?.[1] ?? {}) as ClientMetadata));
+    return { totalClients: clientList.length, clientList, clientsWithMetadata };
+  }
+
+  /** Removes every client silent since before `cutoffMs`; returns the removed ids. */
+  async removeSilentClients(cutoffMs: number): Promise<string[]> {
+    const ids = await this.redis.smembers(this.keys.clients);
+    const removed: string[] = [];
+    await Promise.all(
+      ids.map(async (id) => {
+        const k = this.keys;
+        if ((await this.redis.removeIfSilent(k.clients, k.client(id), k.image(id), id, cutoffMs)) === 1) removed.push(id);
+      }),
+    );
+    if (removed.length) await this.redis.zrem(this.keys.ready, ...removed);
+    return removed.sort();
+  }
+}

@@ -1,0 +1,125 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+
+export class RedisServerMissingError extends Error {
+  override name = 'RedisServerMissingError';
+  constructor() {
+    super(
+      'redis-server was not found on PATH.\n' +
+        '  Install it:            sudo apt-get install -y redis-server\n' +
+        '  or use your own Redis: REDIS_URL=redis://host:6379 vigil serve',
+    );
+  }
+}
+
+/** Asks the kernel for a port that is free right now on the loopback interface. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RedisServerOptions {
+  /** Folder for the AOF and any dump; created when missing. */
+  dir: string;
+  port?: number;
+  /** Durable by default: the action queue and states must survive a restart. */
+  appendonly?: boolean;
+  /** Extra `--name value` arguments. */
+  extraArgs?: string[];
+}
+
+/**
+ * A private redis-server child process on a loopback port with a random password: the embedded
+ * default of `vigil serve` and the server every test run starts for itself.
+ */
+export class RedisServerProcess {
+  private child: ChildProcess | undefined;
+  readonly password = randomBytes(18).toString('base64url');
+  port = 0;
+
+  constructor(private readonly options: RedisServerOptions) {}
+
+  get url(): string {
+    return `redis://:${this.password}@127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.options.dir, { recursive: true });
+    if (!this.port) this.port = this.options.port ?? (await freePort());
+    const args = [
+      '--port', String(this.port),
+      '--bind', '127.0.0.1',
+      '--dir', this.options.dir,
+      '--requirepass', this.password,
+      '--appendonly', this.options.appendonly === false ? 'no' : 'yes',
+      '--appendfsync', 'everysec',
+      '--save', '',
+      '--daemonize', 'no',
+      '--loglevel', 'warning',
+      ...(this.options.extraArgs ?? []),
+    ];
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const spawned = new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ENOENT' ? new RedisServerMissingError() : err));
+    });
+    await spawned;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}: ${stderr.trim()}`);
+      if (await this.ping()) return;
+      if (Date.now() > deadline) throw new Error(`redis-server did not answer on port ${this.port} within 10 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private async ping(): Promise<boolean> {
+    const probe = new Redis({ port: this.port, host: '127.0.0.1', password: this.password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    probe.on('error', () => {});
+    try {
+      await probe.connect();
+      // A server loading its AOF answers LOADING errors until ready.
+      return (await probe.ping()) === 'PONG';
+    } catch {
+      return false;
+    } finally {
+      probe.disconnect();
+    }
+  }
+
+  /** Stops the server; SIGTERM makes Redis flush its AOF before it exits. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Simulates a crash: no chance to flush. */
+  kill(): void {
+    this.child?.kill('SIGKILL');
+    this.child = undefined;
+  }
+
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null;
+  }
+}
