@@ -1,4 +1,4 @@
-import { mkdir, rename, writeFile, open } from 'node:fs/promises';
+import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/index.js';
@@ -49,14 +49,28 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   await rename(tmp, path);
 }
 
-/** Creates a file only if no file of that name exists (exclusive create); returns false when taken. */
-export async function writeFileExclusive(path: string, data: string | Uint8Array): Promise<boolean> {
+/**
+ * Writes a file atomically and only if no file of that name exists yet: the temp file is hard-linked
+ * to the target (link fails on an existing name), so two writers never overwrite each other and a
+ * reader never sees half a file. Returns false when the name is taken.
+ */
+export async function writeFileAtomicExclusive(path: string, data: string | Uint8Array): Promise<boolean> {
   await mkdir(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await open(tmp, 'w');
   try {
-    await writeFile(path, data, { flag: 'wx' });
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await link(tmp, path);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
+  } finally {
+    await unlink(tmp);
   }
 }
