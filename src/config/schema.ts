@@ -49,6 +49,79 @@ export const settings = {
   /** Seed 004: the cleanup loop's period and the silence after which a client is removed. */
   CLEANUP_INTERVAL_MS: intFrom(50, 3_600_000).default(2_000),
   CLIENT_TIMEOUT_MS: intFrom(100, 86_400_000).default(3_000),
+
+  /** Seed 001: the status manager's cycle (JSON files <-> Redis Clients_status). */
+  STATUS_CYCLE_MS: intFrom(50, 60_000).default(500),
+  /** Lock that lets one status manager write at a time; a standby takes over this long after the holder dies. */
+  STATUS_LOCK_TTL_MS: intFrom(500, 600_000).default(3_000),
+  /** What a blocked agent is told to do (sent with REASON_BLOCKED_CLIENT). */
+  BLOCKED_CLIENT_ACTION: z.enum(['ACTION_LOCK_SCREEN', 'ACTION_SIGN_OUT', 'ACTION_WARNING', 'ACTION_ERROR']).default('ACTION_LOCK_SCREEN'),
+  /** An agent whose client id is not an enrolled user: refused (close 4006) or admitted with a warning. */
+  UNENROLLED_CLIENTS: z.enum(['refuse', 'admit']).default('refuse'),
+
+  /** Admin sessions (docs/api.md): expire after this much inactivity, and this long after login whatever happens. */
+  SESSION_IDLE_SEC: intFrom(60, 7 * 86_400).default(1_800),
+  SESSION_MAX_SEC: intFrom(60, 30 * 86_400).default(43_200),
+  /** The session cookie's Secure flag: auto = when the request came over TLS; set "always" behind a TLS proxy. */
+  COOKIE_SECURE: z.enum(['auto', 'always', 'never']).default('auto'),
+  /** Serve /metrics without authentication (for a Prometheus scraper on a private network). */
+  METRICS_PUBLIC: boolFrom.default(true),
+  /** Login attempts per 15 minutes, per client address and per account. */
+  LOGIN_RATE_PER_IP: intFrom(1, 100_000).default(30),
+  LOGIN_RATE_PER_ACCOUNT: intFrom(1, 100_000).default(10),
+  /** Seed 002: enrolment uploads per hour per API key or admin. */
+  ENROL_RATE_PER_HOUR: intFrom(1, 100_000).default(5),
+  /** Admin API requests per minute per API key, admin or (unauthenticated) address. */
+  API_RATE_PER_MIN: intFrom(1, 1_000_000).default(1_200),
+  /** Largest enrolment image accepted, in bytes. */
+  UPLOAD_MAX_BYTES: intFrom(1_024, 64 * 1024 * 1024).default(5 * 1024 * 1024),
+  /** How often the browser agent page sends a frame. */
+  AGENT_FRAME_INTERVAL_MS: intFrom(50, 60_000).default(1_000),
+
+  /** Decision policy file (JSON or YAML, docs/policy.md); unset = the documented defaults. */
+  POLICY_FILE: z.string().min(1).optional(),
+  /** Evidence images, sidecars and daily audit files older than this many days are deleted; 0 keeps them forever. */
+  EVIDENCE_RETENTION_DAYS: intFrom(0, 36_500).default(90),
+  /** How often the retention sweep runs. */
+  RETENTION_INTERVAL_MS: intFrom(1_000, 7 * 86_400_000).default(3_600_000),
+  /** Approximate cap (XADD MAXLEN ~) of the Redis audit stream; the daily JSONL files keep everything. */
+  AUDIT_MAXLEN: intFrom(100, 100_000_000).default(100_000),
+  /** A client's decision history expires after this long without any input. */
+  HISTORY_TTL_MS: intFrom(60_000, 30 * 86_400_000).default(86_400_000),
+
+  /** Vision (docs/models.md explains each default). Worker threads; 0 = one per CPU core. */
+  VISION_WORKERS: intFrom(0, 64).default(0),
+  /** Frames and reference images are scaled so their longest side is at most this many pixels. */
+  VISION_MAX_SIDE: intFrom(160, 4096).default(800),
+  /** An analysis taking longer than this counts as a hung worker: it is replaced and the client analysed again. */
+  VISION_JOB_TIMEOUT_MS: intFrom(1_000, 600_000).default(20_000),
+  /** Identity + spoof re-verified at least this often while a face track lasts (also on track start and box jumps). */
+  VISION_IDENTITY_INTERVAL_MS: intFrom(0, 600_000).default(4_000),
+  /** Phone detection runs at least this often. */
+  VISION_PHONE_INTERVAL_MS: intFrom(0, 600_000).default(2_500),
+  /** The main face box "jumped" (new face or big move) when its IoU with the previous box falls below this. */
+  VISION_JUMP_IOU: z.coerce.number().min(0).max(1).default(0.3),
+  /** Face descriptor distance (face-api, euclidean): <= match is the same person, > non-match a different one, between = uncertain. */
+  VISION_MATCH_DISTANCE: z.coerce.number().min(0).max(2).default(0.55),
+  VISION_NONMATCH_DISTANCE: z.coerce.number().min(0).max(2).default(0.62),
+  /** Spoof: mean antispoof score over the window below SPOOF_BELOW = spoof, above LIVE_ABOVE = live. */
+  VISION_SPOOF_BELOW: z.coerce.number().min(0).max(1).default(0.3),
+  VISION_LIVE_ABOVE: z.coerce.number().min(0).max(1).default(0.6),
+  VISION_SPOOF_WINDOW: intFrom(1, 50).default(3),
+  /** Phones: minimum detector score, and near-face hits needed among the last PHONE_WINDOW phone checks. */
+  VISION_PHONE_MIN_SCORE: z.coerce.number().min(0).max(1).default(0.3),
+  VISION_PHONE_HITS: intFrom(1, 50).default(2),
+  VISION_PHONE_WINDOW: intFrom(1, 50).default(3),
+  /** Burst of frames asked from the agent on a new track or a suspected spoof (liveness over time). */
+  VISION_BURST_FRAMES: intFrom(0, 30).default(5),
+  VISION_BURST_FPS: intFrom(1, 30).default(5),
+  VISION_BURST_COOLDOWN_MS: intFrom(0, 3_600_000).default(60_000),
+  /** Image quality: mean luma below DARK / above BRIGHT, Laplacian variance (at 320 px) below BLUR. */
+  VISION_DARK_LUMA: intFrom(0, 255).default(40),
+  VISION_BRIGHT_LUMA: intFrom(0, 255).default(220),
+  VISION_BLUR_VARIANCE: z.coerce.number().min(0).max(100_000).default(20),
+  /** Seed 002: reference-image descriptors cached in Redis under their SHA-256 for this long. */
+  EMBEDDING_CACHE_TTL_S: intFrom(60, 365 * 86_400).default(7 * 86_400),
 } as const;
 
 export type SettingName = keyof typeof settings;

@@ -25,6 +25,12 @@ export const Reason = {
   REASON_PAUSED_CLIENT: 9,
   REASON_RESUME_CLIENT: 10,
   REASON_CLIENT_NOT_AVAILABLE: 11,
+  /** Added by Vigil (docs/protocol.md): more than one face in front of the screen. */
+  REASON_SEVERAL_FACES: 12,
+  /** Added by Vigil: the image is too dark, too bright or blurred to tell whether anyone is there. */
+  REASON_POOR_IMAGE: 13,
+  /** Added by Vigil: the server could not analyse the agent's frames (corrupt or unsupported images). */
+  REASON_ANALYSIS_FAILED: 14,
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 export type ReasonName = keyof typeof Reason;
@@ -66,4 +72,7 @@ export const reasonMessage: Record<Reason, string> = {
   [Reason.REASON_PAUSED_CLIENT]: 'Monitoring has been paused by an administrator.',
   [Reason.REASON_RESUME_CLIENT]: 'Monitoring has resumed.',
   [Reason.REASON_CLIENT_NOT_AVAILABLE]: 'This client is not an enrolled user.',
+  [Reason.REASON_SEVERAL_FACES]: 'More than one person is in front of the screen.',
+  [Reason.REASON_POOR_IMAGE]: 'The camera image is too dark, too bright or blurred; please fix the lighting or the camera.',
+  [Reason.REASON_ANALYSIS_FAILED]: 'The server could not analyse the camera images.',
 };

@@ -33,6 +33,8 @@ export interface SpoofObservation {
   realScore: number;
   /** Temporal verdict over the recent analyses of the track: only 'spoof' is acted upon. */
   verdict: 'live' | 'spoof' | 'uncertain';
+  /** Liveness cues seen over the track so far (face mesh across analyses / a burst): they veto a spoof verdict. */
+  cues?: { blink: boolean; headMotion: boolean };
 }
 
 export interface PhoneObservation {
@@ -67,4 +69,7 @@ export interface Observation {
   identity?: IdentityObservation;
   spoof?: SpoofObservation;
   phones?: PhoneObservation;
+  /** Which checks ran on this frame (adaptive analysis) and how long each stage took, ms. */
+  stages?: { identity: boolean; spoof: boolean; phones: boolean };
+  timings?: Record<string, number>;
 }

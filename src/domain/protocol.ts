@@ -66,7 +66,8 @@ export type ServerMessage =
   | { type: 'welcome'; v: number; client: string; heartbeatMs: number; limits: { frameMaxBytes: number; ratePerSec: number; burst: number } }
   | ActionMessage
   | { type: 'error'; code: ErrorCode; message: string }
-  | { type: 'stored'; seq: number }
+  /** `n` counts the frames of this connection (1, 2, ...); `seq` is the client's frame_number. */
+  | { type: 'stored'; seq: number; n: number }
   /** Ask the agent for a short burst of frames (liveness over time); see docs/protocol.md. */
   | { type: 'burst'; frames: number; fps: number; reason: string };
 

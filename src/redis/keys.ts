@@ -27,6 +27,11 @@ export function createKeys(namespace: string) {
     metadata: (id: string) => `${ns}metadata:${tag(id)}`,
     /** Seed 001: runtime copy of the client states. */
     clientsStatus: `${ns}Clients_status`,
+    /** Status manager: the lists Clients_status and the JSON files last agreed on (base of the 3-way merge). */
+    clientsStatusSynced: `${ns}Clients_status:synced`,
+    /** Status manager: gateway instances holding agent connections; each owns an expiring set of client ids. */
+    statusGateways: `${ns}status:gateways`,
+    statusGateway: (instance: string) => `${ns}status:gateway:${instance}`,
     /** Decision history of one client (policy state). */
     history: (id: string) => `${ns}history:${tag(id)}`,
     /** Capped audit stream of every action. */
@@ -36,6 +41,10 @@ export function createKeys(namespace: string) {
     /** Seed 003 patterns. */
     session: (sid: string) => `${ns}session:${sid}`,
     apiKey: (sha256: string) => `${ns}apikey:${sha256}`,
+    /** Set of every API key's SHA-256 (listing and revocation in the admin API). */
+    apiKeys: `${ns}apikeys`,
+    /** Set of an admin's live session ids (so removing an admin ends their sessions). */
+    adminSessions: (admin: string) => `${ns}admin_sessions:${admin}`,
     job: (id: string) => `${ns}job:${tag(id)}`,
     jobFiles: (id: string) => `${ns}job:${tag(id)}:files`,
     progressStream: (id: string) => `${ns}stream:progress:${tag(id)}`,
@@ -44,6 +53,8 @@ export function createKeys(namespace: string) {
     cache: (name: string) => `${ns}cache:${name}`,
     cacheTag: (tagName: string) => `${ns}cache:tag:${tagName}`,
     bullPrefix: `${ns}bull`,
+    /** Vision: sorted set of clients being analysed, score = when the lease expires (ms); one analysis per client at a time across workers and processes. */
+    visionLeases: `${ns}vision:leases`,
     channels: {
       /** Published with a client id when that client's action queue has something new. */
       actions: `${ns}ch:actions`,

@@ -14,6 +14,15 @@ export interface VigilScripts {
   ackAction(actions: string, actionId: string): Promise<number>;
   storeFrame(clients: string, client: string, image: string, ready: string, id: string, data: Buffer, format: string, nowMs: number, nowIso: string): Promise<number>;
   touchClient(clients: string, client: string, id: string, nowMs: number, nowIso: string): Promise<number>;
+  /** Decisions: CAS the history and queue the action atomically; returns the new revision or 0 on conflict. */
+  commitDecision(history: string, actions: string, expectedRev: string, state: string, ttlMs: number, actionJson: string, wakeChannel: string, id: string): Promise<number>;
+  /** Status manager: add/remove one id in JSON-array fields of Clients_status; args are field, 'add'|'remove' pairs. */
+  statusChange(clientsStatus: string, id: string, ...fieldOps: string[]): Promise<number[]>;
+  statusCas(clientsStatus: string, field: string, expected: string, value: string): Promise<number>;
+  managerLockRenew(lock: string, owner: string, ttlMs: number): Promise<number>;
+  managerLockRelease(lock: string, owner: string): Promise<number>;
+  /** Vision: takes the longest-waiting ready client that is neither skipped nor leased; returns [id, readyScore] or null. */
+  takeReady(ready: string, leases: string, nowMs: number, leaseMs: number, scan: number, skipJson: string): Promise<[string, string] | null>;
 }
 
 export type VigilRedis = Redis & VigilScripts;

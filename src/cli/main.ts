@@ -1,0 +1,26 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/index.js';
+import { registerAgentCommands } from './commands/agent.js';
+import { registerDemoCommands } from './commands/demo.js';
+import { registerServeCommands } from './commands/serve.js';
+import { registerTokenCommands } from './commands/token.js';
+
+const program = new Command('vigil')
+  .description('Vigil keeps watch over webcam-equipped workstations.')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerServeCommands(program);
+registerDemoCommands(program);
+registerAgentCommands(program);
+registerTokenCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  const message = err instanceof ConfigError ? err.message : `vigil: ${(err as Error).message}`;
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}

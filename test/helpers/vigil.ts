@@ -1,0 +1,21 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { startVigil, type Vigil } from '../../src/app/vigil.js';
+import { createLogger } from '../../src/log.js';
+import type { Config } from '../../src/config/index.js';
+import type { RedisServerProcess } from '../../src/redis/embedded.js';
+import { testConfig } from './redis.js';
+
+/** A whole Vigil on a free port, a temp DATA_DIR and the test's redis-server; stopped after the file. */
+export async function startTestVigil(server: RedisServerProcess, overrides: Partial<Record<keyof Config, unknown>> = {}): Promise<Vigil & { wsUrl: string }> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'vigil-data-'));
+  const config = testConfig({ REDIS_URL: server.url, PORT: 0, DATA_DIR: dataDir, ...overrides });
+  const vigil = await startVigil(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
+  after(async () => {
+    await vigil.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  return Object.assign(vigil, { wsUrl: `${vigil.url.replace(/^http/, 'ws')}/v1/agent` });
+}
