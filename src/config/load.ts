@@ -71,5 +71,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
 }
 
 function describe(issue: z.core.$ZodIssue): string {
-  return issue.message.replace(/^Invalid input: /, '').replace(/^expected /, '');
+  return issue.message.replace(/^Invalid input: /, '').replace(/^Too (big|small): /, '').replace(/^expected /, '');
 }

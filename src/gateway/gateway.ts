@@ -187,7 +187,7 @@ class AgentSession implements DeliveryTarget {
   }
 
   private async onMessage(data: RawData, isBinary: boolean): Promise<void> {
-    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
     if (isBinary) return this.onFrame(buf);
     let json: unknown;
     try {
