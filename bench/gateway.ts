@@ -89,10 +89,12 @@ class LoadAgent {
   }
 
   async connect(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.ws.once('open', () => resolve());
-      this.ws.once('error', reject);
-    });
+    if (this.ws.readyState !== WebSocket.OPEN) {
+      await new Promise<void>((resolve, reject) => {
+        this.ws.once('open', () => resolve());
+        this.ws.once('error', reject);
+      });
+    }
     const welcome = new Promise<void>((resolve) => {
       const onMsg = (raw: WebSocket.RawData) => {
         if ((JSON.parse(raw.toString()) as { type: string }).type === 'welcome') {
@@ -167,16 +169,12 @@ async function measureFleet(mode: Mode, fleet: number, redisUrl: string, frame: 
   const namespace = `bench${mode}${fleet}`;
   const dataDir = await mkdtemp(join(tmpdir(), 'vigil-bench-'));
   const ids = Array.from({ length: fleet }, (_, i) => `agent-${i + 1}`);
-  const tokens: Record<string, string> = {};
-  if (mode === 'vigil') {
-    const store = new AgentTokenStore(dataFolders({ DATA_DIR: dataDir, NAMESPACE: namespace }).serverData);
-    // One file write for the whole fleet would be nicer; issuing per id keeps the public API honest.
-    for (const id of ids) tokens[id] = await store.issue(id);
-  }
+  const tokens = mode === 'vigil' ? await new AgentTokenStore(dataFolders({ DATA_DIR: dataDir, NAMESPACE: namespace }).serverData).issueMany(ids) : {};
   const server = await ServerProcess.start(mode, redisUrl, namespace, dataDir);
   const url = `ws://127.0.0.1:${server.port}/v1/agent`;
   const agents = ids.map((id) => new LoadAgent(url, id, mode, tokens[id] ?? '', (ms) => recorder(ms)));
   for (let i = 0; i < agents.length; i += 100) await Promise.all(agents.slice(i, i + 100).map((a) => a.connect()));
+  if (process.env.BENCH_DEBUG) console.error(`  ${mode}: ${fleet} agents connected`);
   const frameB64 = frame.toString('base64');
 
   // Double the offered rate until the server misses the latency goal, then bisect between the last
@@ -220,7 +218,7 @@ export async function benchGateway(): Promise<void> {
   const source = join(projectRoot, 'node_modules', '@vladmandic', 'face-api', 'demo', 'sample1.jpg');
   const frame = await sharp(source).resize(640, 480, { fit: 'cover' }).jpeg({ quality: 80 }).toBuffer();
   const dir = await mkdtemp(join(tmpdir(), 'vigil-bench-redis-'));
-  const redisServer = new RedisServerProcess({ dir });
+  const redisServer = new RedisServerProcess({ dir, appendonly: process.env.BENCH_AOF !== '0' });
   await redisServer.start();
   console.log(`\n## Gateway: frames/s sustained with p99 frame-stored latency <= ${P99_LIMIT_MS} ms (640x480 JPEG, ${frame.length} bytes; redis-server with AOF everysec; ${STEP_MS} ms per step)`);
   const rows: string[][] = [];

@@ -27,9 +27,10 @@ if (mode === 'vigil') {
     AGENT_RATE_BURST: 10_000,
     // Agents in the bench only send frames; keep them registered while the load steps change.
     CLIENT_TIMEOUT_MS: 600_000,
+    ROLES: 'gateway',
   });
   const vigil = await startVigil(config, createLogger('error'));
-  process.stdout.write(`READY ${new URL(vigil.url).port}\n`);
+  process.stdout.write(`READY ${new URL(vigil.url!).port}\n`);
 } else {
   const redis = new Redis(redisUrl);
   redis.on('error', () => {});

@@ -2,10 +2,16 @@
  * `npm run bench`: prints every performance figure Vigil tracks, each beside its baseline measured
  * in the same run. BENCH_ONLY=gateway,vision,... runs a subset.
  */
+import { benchDecisions } from './decisions.js';
 import { benchGateway } from './gateway.js';
+import { benchVision } from './vision.js';
 
 const only = process.env.BENCH_ONLY?.split(',');
-const benches: [string, () => Promise<void>][] = [['gateway', benchGateway]];
+const benches: [string, () => Promise<void>][] = [
+  ['gateway', benchGateway],
+  ['vision', benchVision],
+  ['decisions', benchDecisions],
+];
 
 console.log(`# Vigil bench — ${new Date().toISOString()} — node ${process.version}, ${(await import('node:os')).cpus().length} cores`);
 for (const [name, run] of benches) {

@@ -4,14 +4,21 @@ import type { Config } from '../config/index.js';
 import { startCleanupLoop } from '../clients/cleanup.js';
 import { ClientRegistry } from '../clients/registry.js';
 import { bootstrapDataFolders, dataFolders, type DataFolders } from '../data/folders.js';
-import { Gateway } from '../gateway/gateway.js';
+import { Gateway, publishAgentMessage } from '../gateway/gateway.js';
 import type { GatewayHooks } from '../gateway/hooks.js';
 import { AgentTokenStore } from '../gateway/tokens.js';
 import { buildHttpServer } from '../http/server.js';
+import { createDecisionEngine, type DecisionEngine } from '../decisions/engine.js';
+import { startVisionPool } from '../vision/pool.js';
 import { createKeys, type Keys } from '../redis/keys.js';
 import { openRedis, type RedisRuntime } from './redis.js';
 
-/** A running Vigil (`vigil serve`): every part in one process, stopped in reverse order. */
+export type VisionPool = Awaited<ReturnType<typeof startVisionPool>>;
+
+/**
+ * A running Vigil. `vigil serve` runs every role in one process; `ROLES` picks a subset for
+ * scale-out (every role keeps its state in Redis). Parts stop in the reverse order of their start.
+ */
 export interface Vigil {
   config: Config;
   log: Logger;
@@ -20,10 +27,14 @@ export interface Vigil {
   redis: RedisRuntime;
   registry: ClientRegistry;
   tokens: AgentTokenStore;
-  gateway: Gateway;
-  http: FastifyInstance;
-  /** http://host:port */
-  url: string;
+  decisions: DecisionEngine;
+  /** Present with the gateway role. */
+  gateway?: Gateway;
+  http?: FastifyInstance;
+  /** http://host:port, with the gateway role. */
+  url?: string;
+  /** Present with the vision role. */
+  vision?: VisionPool;
   stop(): Promise<void>;
 }
 
@@ -38,6 +49,7 @@ export async function startVigil(config: Config, log: Logger): Promise<Vigil> {
       }
     }
   };
+  const roles = config.ROLES;
   try {
     const folders = dataFolders(config);
     await bootstrapDataFolders(folders);
@@ -49,22 +61,45 @@ export async function startVigil(config: Config, log: Logger): Promise<Vigil> {
     const registry = new ClientRegistry(redis.redis, keys);
     const tokens = new AgentTokenStore(folders.serverData);
     const hooks: GatewayHooks[] = [];
-    const gateway = new Gateway({ config, log: log.child({ part: 'gateway' }), keys, redis: redis.redis, subscriber: redis.subscriber, registry, tokens, hooks: mergeHooks(hooks) });
-    stops.push(() => gateway.close());
+    const vigil: Vigil = { config, log, keys, folders, redis, registry, tokens, decisions: undefined as never, stop: stopAll };
 
-    const cleanup = startCleanupLoop(registry, { intervalMs: config.CLEANUP_INTERVAL_MS, timeoutMs: config.CLIENT_TIMEOUT_MS, log: log.child({ part: 'cleanup' }) });
-    stops.push(() => cleanup.stop());
+    // Decisions stop after the parts that feed them (gateway telemetry, vision), so in-flight evidence is written.
+    vigil.decisions = await createDecisionEngine({ config, log: log.child({ part: 'decisions' }), redis: redis.redis, keys });
+    stops.push(() => vigil.decisions.close());
+    vigil.decisions.startRetention();
+    hooks.push({ onTelemetry: async (record) => void (await vigil.decisions.onTelemetry(record)) });
 
-    const http = await buildHttpServer({ config, log, redis: redis.redis, gateway });
-    await http.listen({ host: config.HOST, port: config.PORT });
-    // Closing the HTTP server first stops new sockets; the gateway then says goodbye to the open ones.
-    stops.push(() => http.close());
-    const address = http.server.address();
-    const port = typeof address === 'object' && address ? address.port : config.PORT;
-    const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
-    log.info({ url, namespace: config.NAMESPACE, dataDir: folders.root }, 'vigil is serving');
+    if (roles.has('vision')) {
+      vigil.vision = await startVisionPool({
+        config,
+        log: log.child({ part: 'vision' }),
+        redis: redis.redis,
+        keys,
+        onObservation: async (obs, frame) => void (await vigil.decisions.onObservation(obs, frame)),
+        requestBurst: (clientId, frames, fps, reason) => publishAgentMessage(redis.redis, keys, clientId, { type: 'burst', frames, fps, reason }),
+      });
+      stops.push(() => vigil.vision?.stop());
+    }
 
-    return { config, log, keys, folders, redis, registry, tokens, gateway, http, url, stop: stopAll };
+    if (roles.has('gateway')) {
+      const gateway = new Gateway({ config, log: log.child({ part: 'gateway' }), keys, redis: redis.redis, subscriber: redis.subscriber, registry, tokens, hooks: mergeHooks(hooks) });
+      vigil.gateway = gateway;
+      stops.push(() => gateway.close());
+
+      const cleanup = startCleanupLoop(registry, { intervalMs: config.CLEANUP_INTERVAL_MS, timeoutMs: config.CLIENT_TIMEOUT_MS, log: log.child({ part: 'cleanup' }) });
+      stops.push(() => cleanup.stop());
+
+      const http = await buildHttpServer({ config, log, redis: redis.redis, gateway });
+      await http.listen({ host: config.HOST, port: config.PORT });
+      // Closing the HTTP server first stops new sockets; the gateway then says goodbye to the open ones.
+      stops.push(() => http.close());
+      vigil.http = http;
+      const address = http.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.PORT;
+      vigil.url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
+    }
+    log.info({ url: vigil.url, roles: [...roles], namespace: config.NAMESPACE, dataDir: folders.root }, 'vigil is running');
+    return vigil;
   } catch (err) {
     await stopAll();
     throw err;

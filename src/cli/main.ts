@@ -4,6 +4,7 @@ import { registerAgentCommands } from './commands/agent.js';
 import { registerDemoCommands } from './commands/demo.js';
 import { registerServeCommands } from './commands/serve.js';
 import { registerTokenCommands } from './commands/token.js';
+import { registerVisionCommands } from './commands/vision.js';
 
 const program = new Command('vigil')
   .description('Vigil keeps watch over webcam-equipped workstations.')
@@ -15,6 +16,7 @@ registerServeCommands(program);
 registerDemoCommands(program);
 registerAgentCommands(program);
 registerTokenCommands(program);
+registerVisionCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -32,6 +32,16 @@ export const settings = {
   DATA_DIR: z.string().min(1).default('./Data'),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: intFrom(0, 65535).default(8080),
+  /**
+   * The parts this process runs: `gateway` (agent socket, admin API, dashboard, cleanup loop),
+   * `vision` (worker threads), `manager` (client states). `vigil serve` runs all three; scale out by
+   * running more processes with fewer roles against the same Redis.
+   */
+  ROLES: z
+    .string()
+    .regex(/^(gateway|vision|manager)(,(gateway|vision|manager))*$/, 'a comma-separated list of gateway, vision, manager')
+    .default('gateway,vision,manager')
+    .transform((s) => new Set(s.split(',') as ('gateway' | 'vision' | 'manager')[])),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   REDIS_CONNECT_TIMEOUT_MS: intFrom(100, 60_000).default(5_000),
@@ -56,8 +66,8 @@ export const settings = {
   STATUS_LOCK_TTL_MS: intFrom(500, 600_000).default(3_000),
   /** What a blocked agent is told to do (sent with REASON_BLOCKED_CLIENT). */
   BLOCKED_CLIENT_ACTION: z.enum(['ACTION_LOCK_SCREEN', 'ACTION_SIGN_OUT', 'ACTION_WARNING', 'ACTION_ERROR']).default('ACTION_LOCK_SCREEN'),
-  /** An agent whose client id is not an enrolled user: refused (close 4006) or admitted with a warning. */
-  UNENROLLED_CLIENTS: z.enum(['refuse', 'admit']).default('refuse'),
+  /** An agent whose client id is not an enrolled user: refused (close 4006), admitted with a warning, or admitted silently. */
+  UNENROLLED_CLIENTS: z.enum(['refuse', 'warn', 'allow']).default('refuse'),
 
   /** Admin sessions (docs/api.md): expire after this much inactivity, and this long after login whatever happens. */
   SESSION_IDLE_SEC: intFrom(60, 7 * 86_400).default(1_800),
@@ -95,15 +105,16 @@ export const settings = {
   VISION_MAX_SIDE: intFrom(160, 4096).default(800),
   /** An analysis taking longer than this counts as a hung worker: it is replaced and the client analysed again. */
   VISION_JOB_TIMEOUT_MS: intFrom(1_000, 600_000).default(20_000),
-  /** Identity + spoof re-verified at least this often while a face track lasts (also on track start and box jumps). */
-  VISION_IDENTITY_INTERVAL_MS: intFrom(0, 600_000).default(4_000),
-  /** Phone detection runs at least this often. */
-  VISION_PHONE_INTERVAL_MS: intFrom(0, 600_000).default(2_500),
+  /** Identity + spoof re-verified at least this often while a face track lasts (also on track start and box jumps);
+   *  3.5 s keeps the gap within 5 s for a 1 fps agent (the check lands on the next frame after the interval). */
+  VISION_IDENTITY_INTERVAL_MS: intFrom(0, 600_000).default(3_500),
+  /** Phone detection runs at least this often (1.5 s: every 2nd frame at 1 fps, so within 3 s despite jitter). */
+  VISION_PHONE_INTERVAL_MS: intFrom(0, 600_000).default(1_500),
   /** The main face box "jumped" (new face or big move) when its IoU with the previous box falls below this. */
   VISION_JUMP_IOU: z.coerce.number().min(0).max(1).default(0.3),
   /** Face descriptor distance (face-api, euclidean): <= match is the same person, > non-match a different one, between = uncertain. */
-  VISION_MATCH_DISTANCE: z.coerce.number().min(0).max(2).default(0.55),
-  VISION_NONMATCH_DISTANCE: z.coerce.number().min(0).max(2).default(0.62),
+  VISION_MATCH_DISTANCE: z.coerce.number().min(0).max(2).default(0.58),
+  VISION_NONMATCH_DISTANCE: z.coerce.number().min(0).max(2).default(0.65),
   /** Spoof: mean antispoof score over the window below SPOOF_BELOW = spoof, above LIVE_ABOVE = live. */
   VISION_SPOOF_BELOW: z.coerce.number().min(0).max(1).default(0.3),
   VISION_LIVE_ABOVE: z.coerce.number().min(0).max(1).default(0.6),

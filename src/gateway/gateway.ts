@@ -61,7 +61,20 @@ export class Gateway {
       for (const s of this.sockets) s.checkAlive();
     }, DEAD_PEER_MS / 3);
     this.pinger.unref();
+    deps.subscriber.on('message', this.onAgentMessage);
+    deps.subscriber.subscribe(deps.keys.channels.agentMessages).catch((err: Error) => deps.log.warn({ err: err.message }, 'agent-messages subscribe failed'));
   }
+
+  /** Server messages published by other parts or processes (e.g. a burst request from a vision worker). */
+  private readonly onAgentMessage = (channel: string, raw: string): void => {
+    if (channel !== this.deps.keys.channels.agentMessages) return;
+    try {
+      const { client, message } = JSON.parse(raw) as { client: string; message: ServerMessage };
+      this.sendTo(client, message);
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message }, 'bad agent message on the channel');
+    }
+  };
 
   handle(socket: WebSocket, address: string): void {
     const session = new AgentSession(this, socket, address);
@@ -122,9 +135,15 @@ export class Gateway {
   /** Stops taking messages and closes every socket with 1001 so agents reconnect elsewhere. */
   async close(): Promise<void> {
     clearInterval(this.pinger);
+    this.deps.subscriber.off('message', this.onAgentMessage);
     for (const s of this.sockets) s.close(CloseCode.GOING_AWAY, 'server shutting down');
     this.delivery.close();
   }
+}
+
+/** Sends a server message to an agent through whichever gateway process holds its socket. */
+export async function publishAgentMessage(redis: VigilRedis, keys: Keys, client: string, message: ServerMessage): Promise<void> {
+  await redis.publish(keys.channels.agentMessages, JSON.stringify({ client, message }));
 }
 
 class AgentSession implements DeliveryTarget {

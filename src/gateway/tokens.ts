@@ -42,14 +42,23 @@ export class AgentTokenStore {
 
   /** Creates (or replaces) the client's token and returns it; only its hash is stored. */
   async issue(clientId: string): Promise<string> {
-    clientIdSchema.parse(clientId);
+    return (await this.issueMany([clientId]))[clientId]!;
+  }
+
+  /** Issues tokens for several clients with one write of the file. */
+  async issueMany(clientIds: string[]): Promise<Record<string, string>> {
+    for (const id of clientIds) clientIdSchema.parse(id);
     await this.refresh();
-    const token = `vgl_${randomBytes(32).toString('base64url')}`;
-    const tokens = { ...this.hashes, [clientId]: sha256(token) };
+    const issued: Record<string, string> = {};
+    const tokens = { ...this.hashes };
+    for (const id of clientIds) {
+      issued[id] = `vgl_${randomBytes(32).toString('base64url')}`;
+      tokens[id] = sha256(issued[id]);
+    }
     const sorted = Object.fromEntries(Object.entries(tokens).sort(([a], [b]) => a.localeCompare(b)));
     await writeFileAtomic(this.path, `${JSON.stringify({ tokens: sorted }, null, 2)}\n`);
     this.loadedMtime = -1;
-    return token;
+    return issued;
   }
 
   async revoke(clientId: string): Promise<boolean> {

@@ -60,6 +60,8 @@ export function createKeys(namespace: string) {
       actions: `${ns}ch:actions`,
       /** Live events for dashboards (JSON messages). */
       events: `${ns}ch:events`,
+      /** JSON {client, message}: a server message for an agent, sent by whichever gateway holds its socket. */
+      agentMessages: `${ns}ch:agent-messages`,
       /** Published with a client id when its state changes (pause, block, ...). */
       status: `${ns}ch:status`,
     },

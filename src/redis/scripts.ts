@@ -15,7 +15,7 @@ export interface VigilScripts {
   storeFrame(clients: string, client: string, image: string, ready: string, id: string, data: Buffer, format: string, nowMs: number, nowIso: string): Promise<number>;
   touchClient(clients: string, client: string, id: string, nowMs: number, nowIso: string): Promise<number>;
   /** Decisions: CAS the history and queue the action atomically; returns the new revision or 0 on conflict. */
-  commitDecision(history: string, actions: string, expectedRev: string, state: string, ttlMs: number, actionJson: string, wakeChannel: string, id: string): Promise<number>;
+  commitDecision(history: string, actions: string, expectedRev: string, state: string, ttlMs: number, actionJson: string, wakeChannel: string, id: string, trailField: string, recordJson: string): Promise<number>;
   /** Status manager: add/remove one id in JSON-array fields of Clients_status; args are field, 'add'|'remove' pairs. */
   statusChange(clientsStatus: string, id: string, ...fieldOps: string[]): Promise<number[]>;
   statusCas(clientsStatus: string, field: string, expected: string, value: string): Promise<number>;

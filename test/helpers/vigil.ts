@@ -9,13 +9,17 @@ import type { RedisServerProcess } from '../../src/redis/embedded.js';
 import { testConfig } from './redis.js';
 
 /** A whole Vigil on a free port, a temp DATA_DIR and the test's redis-server; stopped after the file. */
-export async function startTestVigil(server: RedisServerProcess, overrides: Partial<Record<keyof Config, unknown>> = {}): Promise<Vigil & { wsUrl: string }> {
+type RunningGateway = Vigil & Required<Pick<Vigil, 'gateway' | 'http' | 'url'>> & { wsUrl: string };
+
+/** Without vision by default (model loading takes seconds); pass ROLES to include it. */
+export async function startTestVigil(server: RedisServerProcess, overrides: Partial<Record<keyof Config, unknown>> = {}): Promise<RunningGateway> {
   const dataDir = await mkdtemp(join(tmpdir(), 'vigil-data-'));
-  const config = testConfig({ REDIS_URL: server.url, PORT: 0, DATA_DIR: dataDir, ...overrides });
+  const config = testConfig({ REDIS_URL: server.url, PORT: 0, DATA_DIR: dataDir, ROLES: 'gateway,manager', ...overrides });
   const vigil = await startVigil(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
   after(async () => {
     await vigil.stop();
     await rm(dataDir, { recursive: true, force: true });
   });
-  return Object.assign(vigil, { wsUrl: `${vigil.url.replace(/^http/, 'ws')}/v1/agent` });
+  if (!vigil.gateway || !vigil.http || !vigil.url) throw new Error('startTestVigil needs the gateway role');
+  return Object.assign(vigil, { wsUrl: `${vigil.url.replace(/^http/, 'ws')}/v1/agent` }) as RunningGateway;
 }

@@ -21,13 +21,14 @@ export function registerDemoCommands(program: Command): void {
     .action(async (opts: { port?: string; fps: string }) => {
       const { config, log } = commandContext({ PORT: opts.port });
       const vigil = await startVigil(config, log);
+      if (!vigil.url) throw new Error('the demo needs the gateway role (ROLES)');
       // The demo user's reference picture: the first sample; the others stream as the "webcam".
       const userDir = join(vigil.folders.usersDatabase, DEMO_USER);
       await mkdir(userDir, { recursive: true });
       if (!(await readdir(userDir)).length) await copyFile(join(demoImages, 'sample1.jpg'), join(userDir, 'reference.jpg'));
       const token = await vigil.tokens.issue(DEMO_USER);
       const frames = await Promise.all([1, 2, 3, 4, 5, 6].map(async (n) => (await loadFrames(join(demoImages, `sample${n}.jpg`)))[0]!));
-      const agent = new AgentClient({ url: `${vigil.url.replace(/^http/, 'ws')}/v1/agent`, clientId: DEMO_USER, token, frames, fps: Number(opts.fps) || 1, agentName: 'vigil-demo-agent' });
+      const agent = new AgentClient({ url: `${vigil.url!.replace(/^http/, 'ws')}/v1/agent`, clientId: DEMO_USER, token, frames, fps: Number(opts.fps) || 1, agentName: 'vigil-demo-agent' });
       agent.on('action', (a) => log.info({ client: DEMO_USER, action: actionName(a.action), reason: reasonName(a.reason) }, 'demo agent received an action'));
       agent.start();
       onShutdown(async () => {

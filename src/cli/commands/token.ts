@@ -14,12 +14,11 @@ export function registerTokenCommands(program: Command): void {
     .action(async (clients: string[], opts: { json?: boolean }) => {
       const { config } = commandContext();
       const store = new AgentTokenStore(dataFolders(config).serverData);
-      const issued: Record<string, string> = {};
       for (const id of clients) {
         const parsed = clientIdSchema.safeParse(id);
         if (!parsed.success) throw new Error(`${JSON.stringify(id)}: ${parsed.error.issues[0]!.message}`);
-        issued[id] = await store.issue(id);
       }
+      const issued = await store.issueMany(clients);
       if (opts.json) console.log(JSON.stringify(issued, null, 2));
       else for (const [id, t] of Object.entries(issued)) console.log(clients.length > 1 ? `${id} ${t}` : t);
     });
