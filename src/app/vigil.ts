@@ -10,6 +10,8 @@ import { AgentTokenStore } from '../gateway/tokens.js';
 import { buildHttpServer } from '../http/server.js';
 import { createDecisionEngine, type DecisionEngine } from '../decisions/engine.js';
 import { startVisionPool } from '../vision/pool.js';
+import { startStatusManager, type StatusManager } from '../clients/statusManager.js';
+import { closeBlockedAgents } from '../clients/statusGateway.js';
 import { createKeys, type Keys } from '../redis/keys.js';
 import { openRedis, type RedisRuntime } from './redis.js';
 
@@ -28,6 +30,8 @@ export interface Vigil {
   registry: ClientRegistry;
   tokens: AgentTokenStore;
   decisions: DecisionEngine;
+  /** Client states (seed 001): the service everywhere; files and the lock only with the manager role. */
+  status: StatusManager;
   /** Present with the gateway role. */
   gateway?: Gateway;
   http?: FastifyInstance;
@@ -61,7 +65,12 @@ export async function startVigil(config: Config, log: Logger): Promise<Vigil> {
     const registry = new ClientRegistry(redis.redis, keys);
     const tokens = new AgentTokenStore(folders.serverData);
     const hooks: GatewayHooks[] = [];
-    const vigil: Vigil = { config, log, keys, folders, redis, registry, tokens, decisions: undefined as never, stop: stopAll };
+    const vigil: Vigil = { config, log, keys, folders, redis, registry, tokens, decisions: undefined as never, status: undefined as never, stop: stopAll };
+
+    vigil.status = await startStatusManager({ config, log: log.child({ part: 'status' }), redis: redis.redis, subscriber: redis.subscriber, keys, manage: roles.has('manager') });
+    stops.push(() => vigil.status.stop());
+    // First, so a blocked or unknown client is refused before the other parts see it.
+    hooks.push(vigil.status.hooks);
 
     // Decisions stop after the parts that feed them (gateway telemetry, vision), so in-flight evidence is written.
     vigil.decisions = await createDecisionEngine({ config, log: log.child({ part: 'decisions' }), redis: redis.redis, keys });
@@ -85,6 +94,7 @@ export async function startVigil(config: Config, log: Logger): Promise<Vigil> {
       const gateway = new Gateway({ config, log: log.child({ part: 'gateway' }), keys, redis: redis.redis, subscriber: redis.subscriber, registry, tokens, hooks: mergeHooks(hooks) });
       vigil.gateway = gateway;
       stops.push(() => gateway.close());
+      stops.push(closeBlockedAgents({ redis: redis.redis, subscriber: redis.subscriber, keys, gateway, log: log.child({ part: 'status' }) }));
 
       const cleanup = startCleanupLoop(registry, { intervalMs: config.CLEANUP_INTERVAL_MS, timeoutMs: config.CLIENT_TIMEOUT_MS, log: log.child({ part: 'cleanup' }) });
       stops.push(() => cleanup.stop());

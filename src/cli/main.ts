@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/index.js';
 import { registerAgentCommands } from './commands/agent.js';
+import { registerClientsCommands } from './commands/clients.js';
 import { registerDemoCommands } from './commands/demo.js';
 import { registerServeCommands } from './commands/serve.js';
 import { registerTokenCommands } from './commands/token.js';
@@ -15,6 +16,7 @@ const program = new Command('vigil')
 registerServeCommands(program);
 registerDemoCommands(program);
 registerAgentCommands(program);
+registerClientsCommands(program);
 registerTokenCommands(program);
 registerVisionCommands(program);
 

@@ -131,6 +131,15 @@ export const settings = {
   VISION_DARK_LUMA: intFrom(0, 255).default(40),
   VISION_BRIGHT_LUMA: intFrom(0, 255).default(220),
   VISION_BLUR_VARIANCE: z.coerce.number().min(0).max(100_000).default(20),
+  /** Motion gate: a frame whose grey thumbnail differs from the detector's last frame by at most this (grey levels,
+   *  worst 4x4-cell region) carries the faces forward without running the detector; 0 = off. */
+  VISION_MOTION_THRESHOLD: z.coerce.number().min(0).max(255).default(2),
+  /** The motion gate's reference expires after this long: the detector and phone detector then run anyway. */
+  VISION_MOTION_MAX_SKIP_MS: intFrom(0, 600_000).default(10_000),
+  /** Run the face mesh on every detector frame (not only with identity and during bursts). */
+  VISION_MESH_EVERY_FRAME: boolFrom.default(false),
+  /** Bit-identical frames for this long = frozen or injected feed, reported as spoof (0 = off). */
+  VISION_FROZEN_FEED_MS: intFrom(0, 600_000).default(6_000),
   /** Seed 002: reference-image descriptors cached in Redis under their SHA-256 for this long. */
   EMBEDDING_CACHE_TTL_S: intFrom(60, 365 * 86_400).default(7 * 86_400),
 } as const;

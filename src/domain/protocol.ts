@@ -79,6 +79,8 @@ export const CloseCode = {
   BLOCKED: 4003,
   REPLACED: 4004,
   UNSUPPORTED_VERSION: 4005,
+  /** The client id is not an enrolled user (UNENROLLED_CLIENTS=refuse). */
+  NOT_AVAILABLE: 4006,
 } as const;
 
 export type FrameFormat = 'jpeg' | 'png' | 'webp';

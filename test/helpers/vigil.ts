@@ -14,7 +14,7 @@ type RunningGateway = Vigil & Required<Pick<Vigil, 'gateway' | 'http' | 'url'>> 
 /** Without vision by default (model loading takes seconds); pass ROLES to include it. */
 export async function startTestVigil(server: RedisServerProcess, overrides: Partial<Record<keyof Config, unknown>> = {}): Promise<RunningGateway> {
   const dataDir = await mkdtemp(join(tmpdir(), 'vigil-data-'));
-  const config = testConfig({ REDIS_URL: server.url, PORT: 0, DATA_DIR: dataDir, ROLES: 'gateway,manager', ...overrides });
+  const config = testConfig({ REDIS_URL: server.url, PORT: 0, DATA_DIR: dataDir, ROLES: 'gateway,manager', UNENROLLED_CLIENTS: 'allow', ...overrides });
   const vigil = await startVigil(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
   after(async () => {
     await vigil.stop();
