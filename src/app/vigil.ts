@@ -8,6 +8,8 @@ import { Gateway, publishAgentMessage } from '../gateway/gateway.js';
 import type { GatewayHooks } from '../gateway/hooks.js';
 import { AgentTokenStore } from '../gateway/tokens.js';
 import { buildHttpServer } from '../http/server.js';
+import { createAdminPlugin } from '../http/admin.js';
+import { usersServiceFrom } from '../http/adapters.js';
 import { createDecisionEngine, type DecisionEngine } from '../decisions/engine.js';
 import { startVisionPool } from '../vision/pool.js';
 import { startStatusManager, type StatusManager } from '../clients/statusManager.js';
@@ -99,7 +101,20 @@ export async function startVigil(config: Config, log: Logger): Promise<Vigil> {
       const cleanup = startCleanupLoop(registry, { intervalMs: config.CLEANUP_INTERVAL_MS, timeoutMs: config.CLIENT_TIMEOUT_MS, log: log.child({ part: 'cleanup' }) });
       stops.push(() => cleanup.stop());
 
-      const http = await buildHttpServer({ config, log, redis: redis.redis, gateway });
+      const admin = createAdminPlugin({
+        config,
+        log: log.child({ part: 'admin' }),
+        redis: redis.redis,
+        subscriber: redis.subscriber,
+        keys,
+        registry,
+        gateway,
+        tokens,
+        status: vigil.status.service,
+        vision: vigil.vision,
+        users: vigil.vision?.users ? usersServiceFrom(vigil.vision.users, folders.usersDatabase) : undefined,
+      });
+      const http = await buildHttpServer({ config, log, redis: redis.redis, gateway, plugins: [admin] });
       await http.listen({ host: config.HOST, port: config.PORT });
       // Closing the HTTP server first stops new sockets; the gateway then says goodbye to the open ones.
       stops.push(() => http.close());

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/index.js';
+import { registerAdminCommands } from './commands/admin.js';
 import { registerAgentCommands } from './commands/agent.js';
 import { registerClientsCommands } from './commands/clients.js';
 import { registerDemoCommands } from './commands/demo.js';
@@ -15,6 +16,7 @@ const program = new Command('vigil')
 
 registerServeCommands(program);
 registerDemoCommands(program);
+registerAdminCommands(program);
 registerAgentCommands(program);
 registerClientsCommands(program);
 registerTokenCommands(program);

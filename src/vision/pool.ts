@@ -12,7 +12,7 @@ import { UsersDatabase } from '../users/database.js';
 import type { AnalysisPlan, AnalysisResult, AnalyzerOptions } from './analyzer.js';
 import { ReadyQueue } from './readyQueue.js';
 import { analyzerOptions } from './analyzer.js';
-import { foldAnalysis, newTrack, planFor, trackSettings, type TrackState, type UserDescriptors } from './tracker.js';
+import { foldAnalysis, frozenFeedCheck, newTrack, planFor, trackSettings, type TrackState, type UserDescriptors } from './tracker.js';
 import type { FromWorker, ToWorker } from './workerProtocol.js';
 
 export interface VisionPoolOptions {
@@ -36,7 +36,11 @@ export interface VisionPoolStats {
   crashes: number;
   timeouts: number;
   busy: number;
-  stages: { identity: number; spoof: number; phones: number };
+  /** Model stages run; `detectorSkipped`: frames the motion gate answered without the detector,
+   *  `phonesUnchanged`: phone checks due on a frame unchanged since the last phone check. */
+  stages: { identity: number; spoof: number; phones: number; detector: number; detectorSkipped: number; phonesUnchanged: number };
+  /** Frozen-feed spoof observations emitted (bit-identical frames for VISION_FROZEN_FEED_MS). */
+  frozenFeeds: number;
   /** Mean per-frame pipeline ms and the part spent inside model calls. */
   meanMs: number;
   meanModelMs: number;
@@ -66,15 +70,19 @@ class Slot {
     private readonly url: URL,
     private readonly init: AnalyzerOptions,
     private readonly timeoutMs: number,
+    /** V8 young-generation cap per worker (MB, 0 = Node's default). The models live in wasm memory; the JS
+     *  side allocates little per frame, and Node's default semi-spaces cost ~35 MB RSS per worker (docs/models.md). */
+    private readonly youngGenMb = 0,
   ) {}
 
   /** Starts the thread and waits until its models are loaded; a model error rejects with the worker's message. */
   start(): Promise<void> {
     // Node 20 does not apply `--import tsx` to a worker's entry file, so a .ts worker (tests, `npm run bench`)
     // starts from a tiny script that registers tsx first; compiled .js workers start directly.
+    const resourceLimits = this.youngGenMb > 0 ? { maxYoungGenerationSizeMb: this.youngGenMb } : undefined;
     const worker = this.url.pathname.endsWith('.ts')
-      ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ register }) => { register(); return import(${JSON.stringify(this.url.href)}); })`, { eval: true, workerData: this.init })
-      : new Worker(this.url, { workerData: this.init });
+      ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ register }) => { register(); return import(${JSON.stringify(this.url.href)}); })`, { eval: true, workerData: this.init, resourceLimits })
+      : new Worker(this.url, { workerData: this.init, resourceLimits });
     this.worker = worker;
     return new Promise((resolve, reject) => {
       worker.on('message', (msg: FromWorker) => {
@@ -135,12 +143,12 @@ class Slot {
  * ready client from Redis (fair, latest frame wins, one worker per client at a time, paused/blocked
  * skipped), analysing only what is due (adaptive), and handing the observation to the decision step.
  */
-export async function startVisionPool(opts: VisionPoolOptions): Promise<{ stop(): Promise<void>; stats(): VisionPoolStats }> {
+export async function startVisionPool(opts: VisionPoolOptions): Promise<{ stop(): Promise<void>; stats(): VisionPoolStats; users: UsersDatabase | undefined }> {
   const { config, log, redis, keys } = opts;
   const count = config.VISION_WORKERS > 0 ? config.VISION_WORKERS : availableParallelism();
   const init: AnalyzerOptions = analyzerOptions(config);
   const url = opts.workerUrl ?? defaultWorkerUrl();
-  const slots = Array.from({ length: count }, () => new Slot(url, init, config.VISION_JOB_TIMEOUT_MS));
+  const slots = Array.from({ length: count }, () => new Slot(url, init, config.VISION_JOB_TIMEOUT_MS, config.VISION_WORKER_YOUNG_GEN_MB));
   try {
     await Promise.all(slots.map((s) => s.start()));
   } catch (err) {
@@ -170,7 +178,7 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<{ stop()
       log,
     });
 
-  const st: VisionPoolStats = { workers: count, analysed: 0, errors: 0, identicalSkipped: 0, crashes: 0, timeouts: 0, busy: 0, stages: { identity: 0, spoof: 0, phones: 0 }, meanMs: 0, meanModelMs: 0, analysedByClient: {} };
+  const st: VisionPoolStats = { workers: count, analysed: 0, errors: 0, identicalSkipped: 0, crashes: 0, timeouts: 0, busy: 0, stages: { identity: 0, spoof: 0, phones: 0, detector: 0, detectorSkipped: 0, phonesUnchanged: 0 }, frozenFeeds: 0, meanMs: 0, meanModelMs: 0, analysedByClient: {} };
   let totalMs = 0;
   let totalModelMs = 0;
   let stopped = false;
@@ -197,6 +205,16 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<{ stop()
     const hash = createHash('sha1').update(frame.data).digest('hex');
     if (hash === track.lastHash) {
       st.identicalSkipped++;
+      const frozen = frozenFeedCheck(track, { clientId, frameSeq: frame.frameNumber, frameTs: frame.tsMs, modelVersion, now: Date.now() }, settings);
+      tracks.set(clientId, frozen.track);
+      if (frozen.observation) {
+        st.frozenFeeds++;
+        try {
+          await opts.onObservation(frozen.observation, frame.data);
+        } catch (err) {
+          log.error({ clientId, err: (err as Error).message }, 'onObservation failed');
+        }
+      }
       return;
     }
     const now = Date.now();
@@ -221,7 +239,7 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<{ stop()
     }
     if (crashesByFrame.size > 1_000) crashesByFrame.clear();
     const out = foldAnalysis(track, { clientId, frameSeq: frame.frameNumber, frameTs: frame.tsMs, modelVersion, now: Date.now(), result, users: users.snapshot() }, settings);
-    tracks.set(clientId, { ...out.track, lastHash: hash });
+    tracks.set(clientId, { ...out.track, lastHash: hash, hashSince: now });
     seenAt.set(clientId, Date.now());
     if (st.analysed % 1_000 === 0) {
       // Tracks of clients gone for 10 minutes are dropped (a returning client starts a new track).
@@ -238,6 +256,9 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<{ stop()
       if (result.analysis.ran.identity) st.stages.identity++;
       if (result.analysis.ran.spoof) st.stages.spoof++;
       if (result.analysis.ran.phones) st.stages.phones++;
+      if (result.analysis.ran.detector === false) st.stages.detectorSkipped++;
+      else st.stages.detector++;
+      if (result.analysis.ran.phonesUnchanged) st.stages.phonesUnchanged++;
     }
     try {
       await opts.onObservation(out.observation, frame.data);
@@ -312,6 +333,8 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<{ stop()
       await Promise.all(slots.map((s) => s.stop()));
     },
     stats: () => ({ ...st, stages: { ...st.stages }, analysedByClient: { ...st.analysedByClient } }),
+    /** The users database this pool describes references with (enrolment through the API uses it). */
+    users: users instanceof UsersDatabase ? users : undefined,
   };
 }
 

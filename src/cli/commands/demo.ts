@@ -1,15 +1,14 @@
-import { copyFile, mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { AgentClient } from '../../agent/agentClient.js';
-import { loadFrames } from '../../agent/frames.js';
+import { dataFolders, writeFileAtomic } from '../../data/folders.js';
+import { AdminAccountStore } from '../../http/auth/accounts.js';
 import { startVigil } from '../../app/vigil.js';
 import { actionName, reasonName } from '../../domain/action.js';
-import { projectRoot } from '../../paths.js';
+import { demoFrames, demoReference } from '../demoScene.js';
 import { commandContext, onShutdown } from '../context.js';
 
-/** Demo pictures that ship with our dependencies (a newcomer has no other images). */
-const demoImages = join(projectRoot, 'node_modules', '@vladmandic', 'face-api', 'demo');
 const DEMO_USER = 'demo';
 
 export function registerDemoCommands(program: Command): void {
@@ -20,14 +19,18 @@ export function registerDemoCommands(program: Command): void {
     .option('--fps <n>', 'frames per second of the demo agent', '1')
     .action(async (opts: { port?: string; fps: string }) => {
       const { config, log } = commandContext({ PORT: opts.port });
+      // Before the server starts, so the dashboard never runs without an administrator.
+      const password = await new AdminAccountStore(dataFolders(config).serverData).ensureAdmin('admin');
       const vigil = await startVigil(config, log);
       if (!vigil.url) throw new Error('the demo needs the gateway role (ROLES)');
-      // The demo user's reference picture: the first sample; the others stream as the "webcam".
       const userDir = join(vigil.folders.usersDatabase, DEMO_USER);
       await mkdir(userDir, { recursive: true });
-      if (!(await readdir(userDir)).length) await copyFile(join(demoImages, 'sample1.jpg'), join(userDir, 'reference.jpg'));
+      if (!(await readdir(userDir)).length) {
+        await writeFileAtomic(join(userDir, 'reference.jpg'), await demoReference());
+        await vigil.vision?.users?.refresh();
+      }
       const token = await vigil.tokens.issue(DEMO_USER);
-      const frames = await Promise.all([1, 2, 3, 4, 5, 6].map(async (n) => (await loadFrames(join(demoImages, `sample${n}.jpg`)))[0]!));
+      const frames = await demoFrames();
       const agent = new AgentClient({ url: `${vigil.url!.replace(/^http/, 'ws')}/v1/agent`, clientId: DEMO_USER, token, frames, fps: Number(opts.fps) || 1, agentName: 'vigil-demo-agent' });
       agent.on('action', (a) => log.info({ client: DEMO_USER, action: actionName(a.action), reason: reasonName(a.reason) }, 'demo agent received an action'));
       agent.start();
@@ -42,8 +45,11 @@ export function registerDemoCommands(program: Command): void {
         [
           '',
           'Vigil demo is running.',
+          `  dashboard:    ${vigil.url}/   user admin, password ${password ?? '(unchanged: the admin account already existed)'}`,
           `  health:       ${vigil.url}/health   (framesStored grows every second)`,
-          `  demo agent:   client "${DEMO_USER}" streaming ${frames.length} pictures at ${opts.fps} fps`,
+          `  demo agent:   client "${DEMO_USER}" streaming a ${frames.length}-frame scene at ${opts.fps} fps:`,
+          '                the user, an empty chair (a no-face warning), the user, a stranger (a wrong-user lock)',
+          `  evidence:     ${vigil.folders.actions}`,
           `  latest frame: ${redisHint}`,
           `  data folder:  ${vigil.folders.root}`,
           'Press Ctrl-C to stop.',
