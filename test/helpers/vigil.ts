@@ -12,9 +12,15 @@ import { testConfig } from './redis.js';
 type RunningGateway = Vigil & Required<Pick<Vigil, 'gateway' | 'http' | 'url'>> & { wsUrl: string };
 
 /** Without vision by default (model loading takes seconds); pass ROLES to include it. */
-export async function startTestVigil(server: RedisServerProcess, overrides: Partial<Record<keyof Config, unknown>> = {}): Promise<RunningGateway> {
+export async function startTestVigil(
+  server: RedisServerProcess,
+  overrides: Partial<Record<keyof Config, unknown>> = {},
+  /** Fills the fresh DATA_DIR before start (users, policy files); may return more settings. */
+  prepare?: (dataDir: string) => Promise<Partial<Record<keyof Config, unknown>> | void>,
+): Promise<RunningGateway> {
   const dataDir = await mkdtemp(join(tmpdir(), 'vigil-data-'));
-  const config = testConfig({ REDIS_URL: server.url, PORT: 0, DATA_DIR: dataDir, ROLES: 'gateway,manager', UNENROLLED_CLIENTS: 'allow', ...overrides });
+  const prepared = (await prepare?.(dataDir)) ?? {};
+  const config = testConfig({ REDIS_URL: server.url, PORT: 0, DATA_DIR: dataDir, ROLES: 'gateway,manager', UNENROLLED_CLIENTS: 'allow', ...overrides, ...prepared });
   const vigil = await startVigil(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
   after(async () => {
     await vigil.stop();
