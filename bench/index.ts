@@ -3,6 +3,7 @@
  * in the same run. BENCH_ONLY=gateway,vision,... runs a subset.
  */
 import { benchDecisions } from './decisions.js';
+import { benchEndToEnd } from './e2e.js';
 import { benchGateway } from './gateway.js';
 import { benchVision } from './vision.js';
 
@@ -11,6 +12,7 @@ const benches: [string, () => Promise<void>][] = [
   ['gateway', benchGateway],
   ['vision', benchVision],
   ['decisions', benchDecisions],
+  ['e2e', benchEndToEnd],
 ];
 
 console.log(`# Vigil bench — ${new Date().toISOString()} — node ${process.version}, ${(await import('node:os')).cpus().length} cores`);

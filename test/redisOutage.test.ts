@@ -74,7 +74,7 @@ test('Redis down: sockets stay open, frames get `degraded`, /health is unhealthy
   const agent = new AgentClient({ url: vigil.wsUrl, clientId: 'judy', token, frames: [jpeg], fps: 10, frameAcks: true });
   const errors: string[] = [];
   const closes: number[] = [];
-  agent.on('error', (e) => errors.push(e.code));
+  agent.on('serverError', (e) => errors.push(e.code));
   agent.on('close', (c) => closes.push(c.code));
   agent.start();
   await agent.ready();

@@ -23,7 +23,8 @@ export interface AgentOptions {
 export interface AgentEvents {
   welcome: [ServerMessage & { type: 'welcome' }];
   action: [ActionMessage];
-  error: [ServerMessage & { type: 'error' }];
+  /** An `error` message from the server (not an EventEmitter 'error': nothing throws when unheard). */
+  serverError: [ServerMessage & { type: 'error' }];
   stored: [{ seq: number; latencyMs: number }];
   burst: [ServerMessage & { type: 'burst' }];
   close: [{ code: number; reason: string }];
@@ -135,7 +136,7 @@ export class AgentClient extends EventEmitter<AgentEvents> {
         return;
       }
       case 'error':
-        this.emit('error', msg);
+        this.emit('serverError', msg);
         return;
       case 'burst':
         this.emit('burst', msg);

@@ -54,7 +54,7 @@ export function registerAgentCommands(program: Command): void {
         const agent = new AgentClient({ url: flags.url, clientId: id, token, frames, fps, reconnect: true });
         agent.on('welcome', () => console.error(`${id}: connected`));
         agent.on('action', (a) => console.log(JSON.stringify({ client: id, id: a.id, action: actionName(a.action), reason: reasonName(a.reason), message: a.message })));
-        agent.on('error', (e) => console.error(`${id}: server error ${e.code}: ${e.message}`));
+        agent.on('serverError', (e) => console.error(`${id}: server error ${e.code}: ${e.message}`));
         agent.on('close', (c) => console.error(`${id}: disconnected (${c.code}${c.reason ? ` ${c.reason}` : ''})`));
         agents.push(agent.start());
       }
