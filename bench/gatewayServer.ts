@@ -28,7 +28,10 @@ if (mode === 'vigil') {
     // Agents in the bench only send frames; keep them registered while the load steps change.
     CLIENT_TIMEOUT_MS: 600_000,
     ROLES: 'gateway',
+    // Bench agents are not enrolled users.
+    UNENROLLED_CLIENTS: 'allow',
   });
+  process.on('SIGINT', () => void vigil.stop().then(() => process.exit(0)));
   const vigil = await startVigil(config, createLogger('error'));
   process.stdout.write(`READY ${new URL(vigil.url!).port}\n`);
 } else {
