@@ -1,8 +1,8 @@
 /**
  * The one place that names Redis keys and channels. No key string appears anywhere else.
  *
- * Names follow the seeds (`clients`, `client:{id}`, `image:{id}`, `Clients_status`, `job:{id}`,
- * `stream:progress:{id}`, `rl:...`, `lock:...`, `cache:...`) under `<namespace>:`. A client's own keys
+ * Names follow the seeds (`clients`, `client:{id}`, `image:{id}`, `Clients_status`, `session:...`,
+ * `rl:...`, `lock:...`, `cache:...`) under `<namespace>:`. A client's own keys
  * carry its id as a `{hash tag}` so they share a Cluster slot and one Lua script may touch them all.
  */
 export type Keys = ReturnType<typeof createKeys>;
@@ -45,14 +45,10 @@ export function createKeys(namespace: string) {
     apiKeys: `${ns}apikeys`,
     /** Set of an admin's live session ids (so removing an admin ends their sessions). */
     adminSessions: (admin: string) => `${ns}admin_sessions:${admin}`,
-    job: (id: string) => `${ns}job:${tag(id)}`,
-    jobFiles: (id: string) => `${ns}job:${tag(id)}:files`,
-    progressStream: (id: string) => `${ns}stream:progress:${tag(id)}`,
     rateLimitPrefix: `${ns}rl`,
     lock: (name: string) => `${ns}lock:${name}`,
     cache: (name: string) => `${ns}cache:${name}`,
     cacheTag: (tagName: string) => `${ns}cache:tag:${tagName}`,
-    bullPrefix: `${ns}bull`,
     /** Vision: sorted set of clients being analysed, score = when the lease expires (ms); one analysis per client at a time across workers and processes. */
     visionLeases: `${ns}vision:leases`,
     channels: {
