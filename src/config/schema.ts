@@ -103,6 +103,8 @@ export const settings = {
   VISION_WORKERS: intFrom(0, 64).default(0),
   /** Frames and reference images are scaled so their longest side is at most this many pixels. */
   VISION_MAX_SIDE: intFrom(160, 4096).default(800),
+  /** Presence-only frames reach the face detector shrunk by an integer factor towards this longest side (0 = full size). */
+  VISION_DETECT_SIDE: intFrom(0, 4096).default(320),
   /** An analysis taking longer than this counts as a hung worker: it is replaced and the client analysed again. */
   VISION_JOB_TIMEOUT_MS: intFrom(1_000, 600_000).default(20_000),
   /** Identity + spoof re-verified at least this often while a face track lasts (also on track start and box jumps);
@@ -140,6 +142,12 @@ export const settings = {
   VISION_MESH_EVERY_FRAME: boolFrom.default(false),
   /** Bit-identical frames for this long = frozen or injected feed, reported as spoof (0 = off). */
   VISION_FROZEN_FEED_MS: intFrom(0, 600_000).default(6_000),
+  /** Opt-in: a due phone check is answered "unchanged" when only the face region (box +30 %) moved and the faces did not
+   *  change; saves centernet runs on moving desks but, with close-up cameras, a phone held beside the head waits for
+   *  VISION_MOTION_MAX_SKIP_MS (docs/models.md). Off: only a frame unchanged as a whole skips centernet. */
+  VISION_PHONE_IGNORE_FACE_MOTION: boolFrom.default(false),
+  /** V8 young-generation cap of each vision worker thread, MB (0 = Node's default): saves ~35 MB RSS per worker. */
+  VISION_WORKER_YOUNG_GEN_MB: intFrom(0, 1_024).default(4),
   /** Seed 002: reference-image descriptors cached in Redis under their SHA-256 for this long. */
   EMBEDDING_CACHE_TTL_S: intFrom(60, 365 * 86_400).default(7 * 86_400),
 } as const;

@@ -35,6 +35,13 @@ export interface SpoofObservation {
   verdict: 'live' | 'spoof' | 'uncertain';
   /** Liveness cues seen over the track so far (face mesh across analyses / a burst): they veto a spoof verdict. */
   cues?: { blink: boolean; headMotion: boolean };
+  /**
+   * The feed delivered bit-identical frames for `frozenForMs` (>= VISION_FROZEN_FEED_MS): a live webcam
+   * never does (sensor noise), a static injected image or a frozen virtual camera does. Only then is it set,
+   * and the verdict is 'spoof'.
+   */
+  frozenFeed?: boolean;
+  frozenForMs?: number;
 }
 
 export interface PhoneObservation {
@@ -70,6 +77,14 @@ export interface Observation {
   spoof?: SpoofObservation;
   phones?: PhoneObservation;
   /** Which checks ran on this frame (adaptive analysis) and how long each stage took, ms. */
-  stages?: { identity: boolean; spoof: boolean; phones: boolean };
+  stages?: {
+    identity: boolean;
+    spoof: boolean;
+    phones: boolean;
+    /** false: nothing moved since the detector's last frame, so its faces were carried forward (motion gate). */
+    detector?: boolean;
+    /** Phones were due but nothing moved since the last phone check, so that check still holds (no `phones` field). */
+    phonesUnchanged?: boolean;
+  };
   timings?: Record<string, number>;
 }

@@ -1,10 +1,11 @@
-import type { Tensor3D, Tensor4D } from '@tensorflow/tfjs';
+import type { Tensor, Tensor3D, Tensor4D } from '@tensorflow/tfjs';
 import type { Config as HumanConfig, FaceResult } from '@vladmandic/human';
 import type { Config } from '../config/index.js';
 import type { Box, QualityObservation } from '../domain/observation.js';
 import { decodeImage, ImageError, measureQuality, type DecodedImage, type QualityThresholds } from './image.js';
 import type { VisionModels } from './models.js';
-import { boxJumped } from './evidence.js';
+import { boxJumped, iou } from './evidence.js';
+import { faceCells, motionScore, thumbnail } from './motion.js';
 
 /** What the caller knows about the client's face track, so the worker can decide which stages to run. */
 export interface AnalysisPlan {
@@ -16,6 +17,38 @@ export interface AnalysisPlan {
   lastBox?: Box;
   /** IoU below which the box counts as having jumped. */
   jumpIou: number;
+  /**
+   * Run the face mesh (eye opening, head pose) on a detector-only frame; undefined = yes. The mesh
+   * always runs with identity (its extent is the descriptor's crop); elsewhere only bursts need it.
+   */
+  meshDue?: boolean;
+  /**
+   * Motion gate (src/vision/motion.ts): thumbnails of the frame the detector / the phone detector last
+   * ran on. When this frame's thumbnail differs from one by at most `threshold`, that stage is not
+   * run again: the detector's faces are `lastFaces`, carried forward; the phone check is reported as
+   * unchanged. A missing reference forces the stage (the pool drops it after a maximum age).
+   */
+  motion?: {
+    detectRef?: Uint8Array;
+    phonesRef?: Uint8Array;
+    threshold: number;
+    lastFaces: FaceDetail[];
+    /** Face boxes on the frame the phone detector last ran on. */
+    phonesFaces?: Box[];
+    /**
+     * The phone check ignores motion on and around the face (a head turning or talking brings no phone):
+     * it runs when anything else moved, or when the faces changed (count, or the main box jumped) since
+     * its last run — a phone held up in front of the face hides it and moves the box.
+     */
+    phonesIgnoreFace?: boolean;
+  };
+}
+
+/** Faces differ in count, or the main box jumped (IoU < 0.5). */
+function facesChanged(before: readonly Box[] | undefined, now: readonly { box: Box }[]): boolean {
+  if (!before) return true;
+  if (before.length !== now.length) return true;
+  return before.length > 0 && iou(before[0]!, now[0]!.box) < 0.5;
 }
 
 export interface FaceDetail {
@@ -54,7 +87,19 @@ export interface FrameAnalysis {
   spoof?: { real: number; live: number };
   /** "cell phone" boxes, when phones ran. */
   phones?: { box: Box; score: number }[];
-  ran: { identity: boolean; spoof: boolean; phones: boolean };
+  ran: {
+    identity: boolean;
+    spoof: boolean;
+    phones: boolean;
+    /** False when the motion gate carried the previous faces forward instead of running the detector. */
+    detector?: boolean;
+    /** Phones were due but nothing moved since the last phone check: its result still holds. */
+    phonesUnchanged?: boolean;
+  };
+  /** Grey thumbnail of this frame (motion gate reference for the next frames of this client). */
+  thumb?: Uint8Array;
+  /** Motion score against the detector's reference thumbnail, when there was one. */
+  motion?: number;
   timings: StageTimings;
 }
 
@@ -62,6 +107,8 @@ export type AnalysisResult = { ok: true; analysis: FrameAnalysis } | { ok: false
 
 export interface AnalyzerOptions {
   maxSide: number;
+  /** Presence-only frames are shrunk by an integer factor towards this longest side before the detector (0 = never). */
+  detectSide: number;
   quality: QualityThresholds;
   phoneMinScore: number;
 }
@@ -84,9 +131,43 @@ function meshBox(f: FaceResult): number[] {
 export function analyzerOptions(config: Config): AnalyzerOptions {
   return {
     maxSide: config.VISION_MAX_SIDE,
+    detectSide: config.VISION_DETECT_SIDE,
     quality: { darkLuma: config.VISION_DARK_LUMA, brightLuma: config.VISION_BRIGHT_LUMA, blurVariance: config.VISION_BLUR_VARIANCE },
     phoneMinScore: config.VISION_PHONE_MIN_SCORE,
   };
+}
+
+/** The integer factor that brings the longest side down to about `side` (1 = keep). */
+export function downscaleFactor(img: Pick<DecodedImage, 'width' | 'height'>, side: number): number {
+  if (side <= 0) return 1;
+  return Math.max(1, Math.floor(Math.max(img.width, img.height) / side));
+}
+
+/** k x k box average of an RGB image, straight into the int32 layout tfjs takes. */
+export function downsample(img: Pick<DecodedImage, 'data' | 'width' | 'height'>, k: number): { data: Int32Array; width: number; height: number } {
+  const width = Math.floor(img.width / k);
+  const height = Math.floor(img.height / k);
+  const out = new Int32Array(width * height * 3);
+  const src = img.data;
+  const kk = k * k;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let r = 0, g = 0, b = 0;
+      for (let dy = 0; dy < k; dy++) {
+        let i = ((y * k + dy) * img.width + x * k) * 3;
+        for (let dx = 0; dx < k; dx++, i += 3) {
+          r += src[i]!;
+          g += src[i + 1]!;
+          b += src[i + 2]!;
+        }
+      }
+      const o = (y * width + x) * 3;
+      out[o] = Math.round(r / kk);
+      out[o + 1] = Math.round(g / kk);
+      out[o + 2] = Math.round(b / kk);
+    }
+  }
+  return { data: out, width, height };
 }
 
 const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
@@ -121,7 +202,7 @@ export class FrameAnalyzer {
 
   private humanPass(spoof: boolean, phones: boolean, mesh = true): Partial<HumanConfig> {
     return {
-      face: { enabled: true, mesh: { enabled: mesh }, antispoof: { enabled: spoof }, liveness: { enabled: spoof } },
+      face: { enabled: true, mesh: { enabled: mesh || spoof }, antispoof: { enabled: spoof }, liveness: { enabled: spoof } },
       object: { enabled: phones },
     } as Partial<HumanConfig>;
   }
@@ -147,25 +228,82 @@ export class FrameAnalyzer {
     const { human, tf } = this.models;
     const tq = performance.now();
     const quality = measureQuality(img, this.options.quality);
+    const thumb = thumbnail(img);
     const qualityMs = performance.now() - tq;
+    const gate = plan.motion;
+    const moved = (ref?: Uint8Array, ignore?: ReturnType<typeof faceCells>) => !gate || !ref || motionScore(ref, thumb, ignore) > gate.threshold;
+    const faceZone = gate?.phonesIgnoreFace && gate.lastFaces[0] ? faceCells(gate.lastFaces[0].box, img.width, img.height) : undefined;
+    let runPhones = plan.phonesDue && (moved(gate?.phonesRef, faceZone) || facesChanged(gate?.phonesFaces, gate?.lastFaces ?? []));
+    const motion = gate?.detectRef ? motionScore(gate.detectRef, thumb) : undefined;
+    // Identity is due on every frame of an empty desk (the next face starts a track): with no face before
+    // and nothing moved, there is still no face, so the gate may answer.
+    const identityNeeded = plan.identityDue && gate !== undefined && gate.lastFaces.length > 0;
+    if (gate && !identityNeeded && !runPhones && !moved(gate.detectRef)) {
+      // Nothing moved since the detector last ran: its faces still hold; no tensor, no model call.
+      const timings: StageTimings = { decode: decodeMs, quality: qualityMs, detect: 0, spoof: 0, landmarks: 0, descriptor: 0, total: performance.now() - t0, model: 0 };
+      for (const k of Object.keys(timings) as (keyof StageTimings)[]) timings[k] = round(timings[k], 2);
+      return {
+        width: img.width,
+        height: img.height,
+        format: img.format,
+        quality,
+        faces: gate.lastFaces,
+        ran: { identity: false, spoof: false, phones: false, detector: false, phonesUnchanged: plan.phonesDue },
+        thumb,
+        motion,
+        timings,
+      };
+    }
 
-    const tensor = tf.tensor3d(new Int32Array(img.data), [img.height, img.width, 3], 'int32');
-    const batched = tf.expandDims(tensor, 0) as Tensor4D;
+    // Full-size tensors, made when a stage needs them (identity, spoof, mesh, phones).
+    const made: Tensor[] = [];
+    let full: { t3: Tensor3D; t4: Tensor4D } | undefined;
+    const fullTensors = () => {
+      if (!full) {
+        const t3 = tf.tensor3d(new Int32Array(img.data), [img.height, img.width, 3], 'int32');
+        full = { t3, t4: tf.expandDims(t3, 0) as Tensor4D };
+        made.push(full.t3, full.t4);
+      }
+      return full;
+    };
+    // Presence-only frames: blazeface sees 256 px anyway, so it gets a k-times smaller image (cheaper to
+    // upload and resize); boxes are scaled back. A box jump found there re-runs on the full image.
+    const k = !plan.identityDue && !runPhones && plan.meshDue === false ? downscaleFactor(img, this.options.detectSide) : 1;
+    let detectInput: Tensor4D;
+    if (k > 1) {
+      const small = downsample(img, k);
+      detectInput = tf.tensor4d(small.data, [1, small.height, small.width, 3], 'int32');
+      made.push(detectInput);
+    } else {
+      detectInput = fullTensors().t4;
+    }
+    const scaleBox = (b: readonly number[]): Box => roundBox(k > 1 ? b.map((v) => v * k) : b);
     const timings: StageTimings = { decode: decodeMs, quality: qualityMs, detect: 0, spoof: 0, landmarks: 0, descriptor: 0, total: 0, model: 0 };
     try {
       const spoofPlanned = plan.identityDue;
       let td = performance.now();
-      const result = await human.detect(batched, this.humanPass(spoofPlanned, plan.phonesDue));
+      const mesh = plan.meshDue ?? true;
+      const result = await human.detect(detectInput, this.humanPass(spoofPlanned, runPhones, mesh));
       timings.detect = performance.now() - td;
       if (result.error) throw new Error(`human: ${result.error}`);
       const faces = [...result.face].sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
+      let objects = result.object;
+      if (plan.phonesDue && !runPhones && facesChanged(gate?.phonesFaces, faces.map((f) => ({ box: scaleBox(f.box) })))) {
+        // The faces changed on this very frame (a phone held up hides or moves the face): check phones now.
+        td = performance.now();
+        objects = (await human.detect(fullTensors().t4, { face: { enabled: false }, object: { enabled: true } } as Partial<HumanConfig>)).object;
+        timings.detect += performance.now() - td;
+        runPhones = true;
+      }
+      // Without the mesh, Human's pose and eye points come from the detector's 6 keypoints: not readings.
+      const meshRan = mesh || spoofPlanned;
       const details: FaceDetail[] = faces.map((f) => ({
-        box: roundBox(f.box),
+        box: scaleBox(f.box),
         score: round(f.score, 3),
-        yaw: f.rotation ? round((f.rotation.angle.yaw * 180) / Math.PI) : undefined,
-        pitch: f.rotation ? round((f.rotation.angle.pitch * 180) / Math.PI) : undefined,
+        yaw: meshRan && f.rotation ? round((f.rotation.angle.yaw * 180) / Math.PI) : undefined,
+        pitch: meshRan && f.rotation ? round((f.rotation.angle.pitch * 180) / Math.PI) : undefined,
         eyeOpen: (() => {
-          const e = eyeOpenness(f);
+          const e = meshRan ? eyeOpenness(f) : undefined;
           return e === undefined ? undefined : round(e, 3);
         })(),
       }));
@@ -177,28 +315,36 @@ export class FrameAnalyzer {
         format: img.format,
         quality,
         faces: details,
-        ran: { identity: false, spoof: false, phones: plan.phonesDue },
+        ran: { identity: false, spoof: false, phones: runPhones, detector: true, phonesUnchanged: plan.phonesDue && !runPhones },
+        thumb,
+        motion,
         timings,
       };
-      if (plan.phonesDue) {
-        analysis.phones = result.object
+      if (runPhones) {
+        analysis.phones = objects
           .filter((o) => o.label === 'cell phone' && o.score >= this.options.phoneMinScore)
           .map((o) => ({ box: roundBox(o.box), score: round(o.score, 3) }));
       }
-      if (main && identityRuns) {
+      identity: if (main && identityRuns) {
         let spoofFace = main;
+        let meshFace = main;
         if (!spoofPlanned) {
           // The box jumped: a new face may have arrived, so spoof is checked again (second, rarer pass).
           td = performance.now();
-          const again = await human.detect(batched, this.humanPass(true, false));
+          const again = await human.detect(fullTensors().t4, this.humanPass(true, false));
           timings.spoof = performance.now() - td;
-          spoofFace = [...again.face].sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3])[0] ?? main;
+          const fullMain = [...again.face].sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3])[0];
+          // Boxes of the small image are not full-image boxes: without a face on the full image, no crop.
+          if (!fullMain && k > 1) break identity;
+          spoofFace = fullMain ?? main;
+          // The first pass may have run without the mesh (or on the small image); the descriptor's crop needs it.
+          if (!mesh || k > 1) meshFace = spoofFace;
         }
         if (typeof spoofFace.real === 'number') {
           analysis.spoof = { real: round(spoofFace.real, 3), live: round(spoofFace.live ?? 0, 3) };
           analysis.ran.spoof = true;
         }
-        const d = await this.describe(tensor, meshBox(main));
+        const d = await this.describe(fullTensors().t3, meshBox(meshFace));
         timings.landmarks = d.landmarksMs;
         timings.descriptor = d.descriptorMs;
         if (d.descriptor) {
@@ -211,7 +357,7 @@ export class FrameAnalyzer {
       for (const k of Object.keys(timings) as (keyof StageTimings)[]) timings[k] = round(timings[k], 2);
       return analysis;
     } finally {
-      tf.dispose([tensor, batched]);
+      tf.dispose(made);
     }
   }
 

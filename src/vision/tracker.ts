@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js';
 import type { Box, Observation } from '../domain/observation.js';
-import type { AnalysisPlan, AnalysisResult, FrameAnalysis } from './analyzer.js';
+import type { AnalysisPlan, AnalysisResult, FaceDetail, FrameAnalysis } from './analyzer.js';
 import {
   distanceToUser,
   emptyHistory,
@@ -28,9 +28,33 @@ export interface TrackState {
   lastPhonesAt: number;
   lastBurstAt: number;
   history: TrackHistory;
+  /** Faces of the last frame the detector ran on, and its thumbnail (motion gate reference) and time. */
+  lastFaces: FaceDetail[];
+  detectRef?: Uint8Array;
+  detectRefAt: number;
+  /** Thumbnail and time of the last frame the phone detector ran on. */
+  phonesRef?: Uint8Array;
+  phonesRefAt: number;
+  phonesFaces?: Box[];
+  /** Until then every frame runs the face mesh, ungated: a requested burst is arriving (blinks, head motion). */
+  meshUntil: number;
+  /** When the current frame hash was first seen, and when a frozen feed was last reported. */
+  hashSince: number;
+  frozenReportedAt: number;
 }
 
-export const newTrack = (): TrackState => ({ lastIdentityAt: 0, lastPhonesAt: 0, lastBurstAt: -Infinity, history: emptyHistory() });
+export const newTrack = (): TrackState => ({
+  lastIdentityAt: 0,
+  lastPhonesAt: 0,
+  lastBurstAt: -Infinity,
+  history: emptyHistory(),
+  lastFaces: [],
+  detectRefAt: 0,
+  phonesRefAt: 0,
+  meshUntil: 0,
+  hashSince: 0,
+  frozenReportedAt: -Infinity,
+});
 
 export interface TrackSettings {
   identityIntervalMs: number;
@@ -42,6 +66,12 @@ export interface TrackSettings {
   burst: { frames: number; fps: number; cooldownMs: number };
   /** How many mesh readings (eye opening, yaw) a track keeps for liveness cues. */
   cueWindow: number;
+  /** Motion gate: 0 = off; references older than maxSkipMs are dropped, forcing the stage. */
+  motion: { threshold: number; maxSkipMs: number; phonesIgnoreFace: boolean };
+  /** Run the mesh on every frame (the pre-gate behaviour) instead of only with identity and bursts. */
+  meshEveryFrame: boolean;
+  /** Bit-identical frames for this long = a frozen or injected feed (0 = off). */
+  frozenMs: number;
 }
 
 export function trackSettings(c: Config): TrackSettings {
@@ -54,16 +84,35 @@ export function trackSettings(c: Config): TrackSettings {
     phone: { hits: c.VISION_PHONE_HITS, window: c.VISION_PHONE_WINDOW },
     burst: { frames: c.VISION_BURST_FRAMES, fps: c.VISION_BURST_FPS, cooldownMs: c.VISION_BURST_COOLDOWN_MS },
     cueWindow: 12,
+    motion: { threshold: c.VISION_MOTION_THRESHOLD, maxSkipMs: c.VISION_MOTION_MAX_SKIP_MS, phonesIgnoreFace: c.VISION_PHONE_IGNORE_FACE_MOTION },
+    meshEveryFrame: c.VISION_MESH_EVERY_FRAME,
+    frozenMs: c.VISION_FROZEN_FEED_MS,
   };
 }
 
 /** The stages due on this frame; the worker adds identity when the detector shows the box jumped. */
 export function planFor(track: TrackState, now: number, s: TrackSettings): AnalysisPlan {
+  const burstArriving = now < track.meshUntil;
+  const fresh = (ref: Uint8Array | undefined, at: number) => (ref && now - at < s.motion.maxSkipMs ? ref : undefined);
   return {
     identityDue: track.lastBox === undefined || now - track.lastIdentityAt >= s.identityIntervalMs,
     phonesDue: now - track.lastPhonesAt >= s.phoneIntervalMs,
     lastBox: track.lastBox,
     jumpIou: s.jumpIou,
+    meshDue: s.meshEveryFrame || burstArriving,
+    // Burst frames are never gated: a blink moves too few pixels to pass the gate but is the point of a burst.
+    ...(s.motion.threshold > 0 && !burstArriving
+      ? {
+          motion: {
+            threshold: s.motion.threshold,
+            detectRef: fresh(track.detectRef, track.detectRefAt),
+            phonesRef: fresh(track.phonesRef, track.phonesRefAt),
+            lastFaces: track.lastFaces,
+            phonesFaces: track.phonesFaces,
+            phonesIgnoreFace: s.motion.phonesIgnoreFace,
+          },
+        }
+      : {}),
   };
 }
 
@@ -99,19 +148,25 @@ export function foldAnalysis(track: TrackState, input: FoldInput, s: TrackSettin
   const a: FrameAnalysis = result.analysis;
   const main = a.faces[0];
   const trackStarts = main !== undefined && track.lastBox === undefined;
+  const detected = a.ran.detector !== false;
   let history = main ? track.history : emptyHistory();
-  if (main?.eyeOpen !== undefined) history = { ...history, eyeOpen: pushBounded(history.eyeOpen, main.eyeOpen, s.cueWindow) };
-  if (main?.yaw !== undefined) history = { ...history, yaw: pushBounded(history.yaw, main.yaw, s.cueWindow) };
+  // Carried-forward faces are not new mesh readings.
+  if (detected && main?.eyeOpen !== undefined) history = { ...history, eyeOpen: pushBounded(history.eyeOpen, main.eyeOpen, s.cueWindow) };
+  if (detected && main?.yaw !== undefined) history = { ...history, yaw: pushBounded(history.yaw, main.yaw, s.cueWindow) };
 
   const observation: Observation = {
     ...base,
     durationMs: Math.round(a.timings.total),
     quality: a.quality,
     faces: a.faces.map((f) => ({ box: f.box, score: f.score })),
-    stages: { identity: a.ran.identity, spoof: a.ran.spoof, phones: a.ran.phones },
-    timings: { ...a.timings },
+    stages: { identity: a.ran.identity, spoof: a.ran.spoof, phones: a.ran.phones, detector: detected, phonesUnchanged: a.ran.phonesUnchanged === true },
+    timings: { ...a.timings, ...(a.motion !== undefined ? { motion: a.motion } : {}) },
   };
   const next: TrackState = { ...track, lastBox: main?.box, history };
+  if (detected) Object.assign(next, { lastFaces: a.faces, detectRef: a.thumb, detectRefAt: input.now });
+  if (a.ran.phones) Object.assign(next, { phonesRef: a.thumb, phonesRefAt: input.now, phonesFaces: a.faces.map((f) => f.box) });
+  // Phones were due but the frame is unchanged since the last phone check: that check still holds.
+  if (a.ran.phonesUnchanged) next.lastPhonesAt = input.now;
 
   if (a.descriptor) {
     const own = input.users.get(input.clientId);
@@ -139,6 +194,33 @@ export function foldAnalysis(track: TrackState, input: FoldInput, s: TrackSettin
   if (s.burst.frames > 0 && (trackStarts || suspected) && input.now - track.lastBurstAt >= s.burst.cooldownMs) {
     burst = { frames: s.burst.frames, fps: s.burst.fps, reason: trackStarts ? 'track_start' : 'spoof_suspected' };
     next.lastBurstAt = input.now;
+    // The agent needs a moment to answer; the burst itself lasts frames / fps seconds.
+    next.meshUntil = input.now + (s.burst.frames / s.burst.fps) * 1_000 + 4_000;
   }
   return { track: next, observation, burst };
+}
+
+/**
+ * A live webcam never delivers bit-identical frames for seconds (sensor noise changes every frame's
+ * bytes), so a run of identical frames means a static injected image or a frozen virtual camera.
+ * Called for a frame whose hash equals the last one (it is not analysed again): once the run has lasted
+ * `frozenMs` it yields an observation carrying the last faces with a 'spoof' verdict marked
+ * `frozenFeed`, repeated every `frozenMs` while the feed stays frozen. Nothing when no face is carried.
+ */
+export function frozenFeedCheck(track: TrackState, input: Omit<FoldInput, 'result' | 'users'>, s: TrackSettings): { track: TrackState; observation?: Observation } {
+  const frozenFor = input.now - track.hashSince;
+  if (s.frozenMs <= 0 || frozenFor < s.frozenMs || input.now - track.frozenReportedAt < s.frozenMs || track.lastFaces.length === 0) return { track };
+  const cues = livenessCues(track.history);
+  const observation: Observation = {
+    clientId: input.clientId,
+    frameSeq: input.frameSeq,
+    frameTs: input.frameTs,
+    analysedAt: input.now,
+    durationMs: 0,
+    modelVersion: input.modelVersion,
+    faces: track.lastFaces.map((f) => ({ box: f.box, score: f.score })),
+    spoof: { realScore: track.history.real.at(-1) ?? 0, verdict: 'spoof', cues, frozenFeed: true, frozenForMs: frozenFor },
+    stages: { identity: false, spoof: false, phones: false, detector: false, phonesUnchanged: false },
+  };
+  return { track: { ...track, frozenReportedAt: input.now }, observation };
 }

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { connectTest, startTestRedis, testConfig, waitFor } from '../helpers/redis.js';
 import { createLocalAnalyzer } from '../../src/vision/local.js';
-import { euclidean } from '../../src/vision/evidence.js';
+import { euclidean, iou } from '../../src/vision/evidence.js';
 import { checkModelFiles, modelPaths, ModelFileError } from '../../src/vision/models.js';
-import type { AnalysisResult, FrameAnalysis } from '../../src/vision/analyzer.js';
+import { downscaleFactor, type AnalysisResult, type FrameAnalysis } from '../../src/vision/analyzer.js';
 import { UsersDatabase } from '../../src/users/database.js';
 import { ClientRegistry } from '../../src/clients/registry.js';
 import { startVisionPool } from '../../src/vision/pool.js';
@@ -144,5 +144,67 @@ test('the pool with a real worker thread analyses a frame and verifies identity 
   } finally {
     await pool.stop();
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the motion gate skips the detector on an unchanged frame, and the mesh is skipped only where presence is enough', async () => {
+  const bytes = await readFile(join(FR, 'tests', 'test_images', 'obama.jpg'));
+  const first = await local.analyzer.analyze(bytes, { identityDue: false, phonesDue: false, jumpIou: 0.3, meshDue: false });
+  assert.ok(first.ok && first.analysis.thumb && first.analysis.faces.length === 1);
+  assert.equal(first.analysis.faces[0]!.eyeOpen, undefined, 'no mesh, no eye readings');
+  const gate = { threshold: config.VISION_MOTION_THRESHOLD, detectRef: first.analysis.thumb, phonesRef: first.analysis.thumb, lastFaces: first.analysis.faces, phonesFaces: first.analysis.faces.map((f) => f.box) };
+  const again = await local.analyzer.analyze(bytes, { identityDue: false, phonesDue: true, jumpIou: 0.3, motion: gate });
+  assert.ok(again.ok);
+  assert.deepEqual([again.analysis.ran.detector, again.analysis.ran.phones, again.analysis.ran.phonesUnchanged, again.analysis.timings.detect], [false, false, true, 0]);
+  assert.deepEqual(again.analysis.faces, first.analysis.faces);
+  const other = await local.analyzer.analyze(await readFile(join(FR, 'tests', 'test_images', 'obama2.jpg')), { identityDue: false, phonesDue: false, jumpIou: 0.3, motion: gate });
+  assert.ok(other.ok && other.analysis.ran.detector === true && other.analysis.motion! > gate.threshold);
+  // Identity always gets the mesh crop: due, or after a box jump seen on a mesh-less pass.
+  const reference = await analyse(join(FR, 'tests', 'test_images', 'obama.jpg'));
+  const jumped = await local.analyzer.analyze(bytes, { identityDue: false, phonesDue: false, jumpIou: 0.3, meshDue: false, lastBox: [0, 0, 10, 10] });
+  assert.ok(jumped.ok && jumped.analysis.descriptor && reference.descriptor);
+  assert.ok(euclidean(jumped.analysis.descriptor, reference.descriptor) < 0.02, 'same crop, same descriptor');
+});
+
+test('phones are checked again when something beside the face moved, not when only the face did', async () => {
+  const bytes = await readFile(join(FR, 'tests', 'test_images', 'obama.jpg'));
+  const first = await local.analyzer.analyze(bytes, { identityDue: false, phonesDue: true, jumpIou: 0.3, meshDue: false });
+  assert.ok(first.ok && first.analysis.ran.phones && first.analysis.thumb);
+  const { data, info } = await sharp(bytes).rotate().resize(800, 800, { fit: 'inside', withoutEnlargement: true }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const [fx, fy, fw, fh] = first.analysis.faces[0]!.box;
+  const variant = async (paint: (x: number, y: number) => boolean, value: (v: number) => number) => {
+    const d = Buffer.from(data);
+    for (let y = 0; y < info.height; y++) for (let x = 0; x < info.width; x++) if (paint(x, y)) for (let k = 0; k < 3; k++) d[(y * info.width + x) * 3 + k] = value(d[(y * info.width + x) * 3 + k]!);
+    return sharp(d, { raw: { width: info.width, height: info.height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  };
+  // The mouth region changes (talking): inside the face box.
+  const talking = await variant((x, y) => x > fx + fw * 0.3 && x < fx + fw * 0.7 && y > fy + fh * 0.65 && y < fy + fh * 0.85, (v) => Math.min(255, v + 60));
+  // A dark phone-sized block well beside the face.
+  const px = fx + fw * 1.4 < info.width - 60 ? Math.round(fx + fw * 1.4) : Math.max(0, Math.round(fx - fw * 0.6));
+  const object = await variant((x, y) => x >= px && x < px + 50 && y >= fy + fh * 0.8 && y < fy + fh * 0.8 + 90, () => 10);
+  const gate = { threshold: config.VISION_MOTION_THRESHOLD, detectRef: first.analysis.thumb, phonesRef: first.analysis.thumb, lastFaces: first.analysis.faces, phonesFaces: first.analysis.faces.map((f) => f.box), phonesIgnoreFace: true };
+  const t = await local.analyzer.analyze(talking, { identityDue: false, phonesDue: true, jumpIou: 0.3, meshDue: false, motion: gate });
+  assert.ok(t.ok);
+  assert.deepEqual([t.analysis.ran.detector, t.analysis.ran.phones, t.analysis.ran.phonesUnchanged], [true, false, true], 'the face moved: detector yes, phones unchanged');
+  const strict = await local.analyzer.analyze(talking, { identityDue: false, phonesDue: true, jumpIou: 0.3, meshDue: false, motion: { ...gate, phonesIgnoreFace: false } });
+  assert.ok(strict.ok && strict.analysis.ran.phones, 'by default (VISION_PHONE_IGNORE_FACE_MOTION=false) any change runs phones');
+  assert.equal(config.VISION_PHONE_IGNORE_FACE_MOTION, false);
+  const o = await local.analyzer.analyze(object, { identityDue: false, phonesDue: true, jumpIou: 0.3, meshDue: false, motion: gate });
+  assert.ok(o.ok);
+  assert.deepEqual([o.analysis.ran.phones, o.analysis.ran.phonesUnchanged], [true, false], 'something beside the face moved: phones checked');
+  const gone = await local.analyzer.analyze(bytes, { identityDue: false, phonesDue: true, jumpIou: 0.3, meshDue: false, motion: { ...gate, phonesFaces: [] } });
+  assert.ok(gone.ok && gone.analysis.ran.phones, 'the faces changed since the last phone check: phones checked');
+});
+
+test('presence-only frames reach the detector at half size and give the same face boxes', async () => {
+  for (const file of ['obama.jpg', 'obama2.jpg', 'biden.jpg']) {
+    const bytes = await readFile(join(FR, 'tests', 'test_images', file));
+    const plan = { identityDue: false, phonesDue: false, jumpIou: 0.3, meshDue: false };
+    const small = await local.analyzer.analyze(bytes, plan);
+    const fullSize = await local.analyzer.analyze(bytes, { ...plan, meshDue: true });
+    assert.ok(small.ok && fullSize.ok);
+    assert.ok(downscaleFactor(small.analysis, config.VISION_DETECT_SIDE) >= 2, `${file} is large enough to be shrunk`);
+    assert.equal(small.analysis.faces.length, fullSize.analysis.faces.length, file);
+    assert.ok(iou(small.analysis.faces[0]!.box, fullSize.analysis.faces[0]!.box) > 0.8, `${file}: ${small.analysis.faces[0]!.box} vs ${fullSize.analysis.faces[0]!.box}`);
   }
 });

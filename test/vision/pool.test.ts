@@ -87,10 +87,30 @@ test('identical frames are not analysed twice; adaptive stages run only when due
     await waitFor(() => pool.stats().identicalSkipped === 1, { what: 'identical frame skipped' });
     await registry.storeFrame('dana', Buffer.from('SLOW:1:other'), 'jpeg');
     await waitFor(() => observations.length === 2, { what: 'second observation' });
-    assert.deepEqual(observations[0]!.stages, { identity: true, spoof: true, phones: true }, 'a new track runs every check');
-    assert.deepEqual(observations[1]!.stages, { identity: false, spoof: false, phones: false }, 'nothing is due on the next frame');
+    assert.deepEqual(observations[0]!.stages, { identity: true, spoof: true, phones: true, detector: true, phonesUnchanged: false }, 'a new track runs every check');
+    assert.deepEqual(observations[1]!.stages, { identity: false, spoof: false, phones: false, detector: true, phonesUnchanged: false }, 'nothing is due on the next frame');
     assert.equal(observations[0]!.identity?.verdict, 'unknown', 'no enrolled users: unknown');
     assert.deepEqual(bursts, [{ clientId: 'dana', reason: 'track_start' }]);
+  } finally {
+    await pool.stop();
+  }
+});
+
+test('a feed that keeps sending the same bytes is reported as a frozen feed', async () => {
+  const { registry, pool, observations } = await setup({ VISION_FROZEN_FEED_MS: 400, VISION_IDENTITY_INTERVAL_MS: 60_000, VISION_PHONE_INTERVAL_MS: 60_000 });
+  try {
+    const timer = setInterval(() => void registry.storeFrame('erin', Buffer.from('SLOW:1:frozen'), 'jpeg'), 50);
+    try {
+      await waitFor(() => observations.some((o) => o.spoof?.frozenFeed), { what: 'frozen-feed observation' });
+    } finally {
+      clearInterval(timer);
+    }
+    const frozen = observations.find((o) => o.spoof?.frozenFeed)!;
+    assert.equal(frozen.spoof?.verdict, 'spoof');
+    assert.ok(frozen.spoof!.frozenForMs! >= 400);
+    assert.equal(frozen.faces.length, 1, 'the last faces are carried');
+    assert.equal(observations[0]!.spoof?.frozenFeed, undefined, 'the first frame is analysed normally');
+    assert.equal(pool.stats().frozenFeeds, observations.filter((o) => o.spoof?.frozenFeed).length);
   } finally {
     await pool.stop();
   }
