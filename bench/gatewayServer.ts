@@ -43,6 +43,7 @@ if (mode === 'vigil') {
     let clientId = '';
     let frameNumber = 0;
     socket.on('message', async (raw) => {
+      const parseStart = performance.now();
       const msg = JSON.parse(raw.toString()) as { type: string; client?: string; data?: string; n?: number };
       if (msg.type === 'hello') {
         clientId = msg.client ?? '';
@@ -52,11 +53,12 @@ if (mode === 'vigil') {
         return;
       }
       if (msg.type === 'frame' && msg.data) {
+        const received = parseStart;
         const size = Buffer.from(msg.data, 'base64').length;
         const now = new Date().toISOString();
         await redis.hset(`${namespace}:image:${clientId}`, { data: msg.data, size, format: 'jpeg', timestamp: now, frame_number: ++frameNumber });
         await redis.hset(`${namespace}:client:${clientId}`, 'last_seen', now);
-        socket.send(JSON.stringify({ type: 'stored', n: msg.n, seq: frameNumber }));
+        socket.send(JSON.stringify({ type: 'stored', n: msg.n, seq: frameNumber, ms: performance.now() - received }));
       }
     });
   });

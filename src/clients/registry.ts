@@ -35,6 +35,7 @@ export class ClientRegistry {
     await this.redis
       .multi()
       .sadd(this.keys.clients, id)
+      .zadd(this.keys.clientsSeen, now.getTime(), id)
       .del(this.keys.client(id))
       .hset(this.keys.client(id), {
         connected_at: iso,
@@ -49,11 +50,11 @@ export class ClientRegistry {
 
   /** Removes a client with its metadata and latest frame (seed 004's removeClient). */
   async removeClient(id: string): Promise<void> {
-    await this.redis.multi().srem(this.keys.clients, id).del(this.keys.client(id), this.keys.image(id)).zrem(this.keys.ready, id).exec();
+    await this.redis.multi().srem(this.keys.clients, id).zrem(this.keys.clientsSeen, id).del(this.keys.client(id), this.keys.image(id)).zrem(this.keys.ready, id).exec();
   }
 
   async updateClientLastSeen(id: string, now = new Date()): Promise<void> {
-    await this.redis.touchClient(this.keys.clients, this.keys.client(id), id, now.getTime(), now.toISOString());
+    await this.redis.touchClient(this.keys.clients, this.keys.client(id), this.keys.clientsSeen, id, now.getTime(), now.toISOString());
   }
 
   async setStatus(id: string, status: string): Promise<void> {
@@ -63,7 +64,7 @@ export class ClientRegistry {
   /** Stores a frame as the client's latest and marks it ready; returns its frame_number. */
   async storeFrame(id: string, data: Buffer, format: FrameFormat, now = new Date()): Promise<number> {
     const k = this.keys;
-    return this.redis.storeFrame(k.clients, k.client(id), k.image(id), k.ready, id, data, format, now.getTime(), now.toISOString());
+    return this.redis.storeFrame(k.clients, k.client(id), k.image(id), k.ready, k.clientsSeen, id, data, format, now.getTime(), now.toISOString());
   }
 
   async getClientImage(id: string): Promise<StoredFrame | undefined> {
@@ -98,14 +99,27 @@ export class ClientRegistry {
     return { totalClients: clientList.length, clientList, clientsWithMetadata };
   }
 
-  /** Removes every client silent since before `cutoffMs`; returns the removed ids. */
+  /**
+   * Removes every client silent since before `cutoffMs`; returns the removed ids. Candidates come
+   * from the `clients:seen` index (cheap when nobody is silent); members of `clients` missing from the
+   * index (written by an older version, or by hand) are checked too, once, and indexed.
+   */
   async removeSilentClients(cutoffMs: number): Promise<string[]> {
-    const ids = await this.redis.smembers(this.keys.clients);
+    const k = this.keys;
+    const [silent, members, indexed] = await Promise.all([
+      this.redis.zrangebyscore(k.clientsSeen, '-inf', `(${cutoffMs}`),
+      this.redis.scard(k.clients),
+      this.redis.zcard(k.clientsSeen),
+    ]);
+    const candidates = new Set(silent);
+    if (members > indexed) {
+      const seen = new Set(await this.redis.zrange(k.clientsSeen, 0, -1));
+      for (const id of await this.redis.smembers(k.clients)) if (!seen.has(id)) candidates.add(id);
+    }
     const removed: string[] = [];
     await Promise.all(
-      ids.map(async (id) => {
-        const k = this.keys;
-        if ((await this.redis.removeIfSilent(k.clients, k.client(id), k.image(id), id, cutoffMs)) === 1) removed.push(id);
+      [...candidates].map(async (id) => {
+        if ((await this.redis.removeIfSilent(k.clients, k.client(id), k.image(id), k.clientsSeen, id, cutoffMs)) === 1) removed.push(id);
       }),
     );
     if (removed.length) await this.redis.zrem(this.keys.ready, ...removed);

@@ -66,8 +66,11 @@ export type ServerMessage =
   | { type: 'welcome'; v: number; client: string; heartbeatMs: number; limits: { frameMaxBytes: number; ratePerSec: number; burst: number } }
   | ActionMessage
   | { type: 'error'; code: ErrorCode; message: string }
-  /** `n` counts the frames of this connection (1, 2, ...); `seq` is the client's frame_number. */
-  | { type: 'stored'; seq: number; n: number }
+  /**
+   * `n` counts the frames of this connection (1, 2, ...); `seq` is the client's frame_number; `ms` is
+   * the server's time from receiving the frame to having it stored (diagnostics, load tests).
+   */
+  | { type: 'stored'; seq: number; n: number; ms: number }
   /** Ask the agent for a short burst of frames (liveness over time); see docs/protocol.md. */
   | { type: 'burst'; frames: number; fps: number; reason: string };
 

@@ -4,6 +4,9 @@ import type { ActionMessage } from '../domain/protocol.js';
 import type { Keys } from '../redis/keys.js';
 import type { VigilRedis } from '../redis/scripts.js';
 
+/** Every connected client's queue is re-read at least this often, whatever the wake-ups said. */
+const SAFETY_SWEEP_MS = 60_000;
+
 /** What delivery needs of a live agent connection. */
 export interface DeliveryTarget {
   readonly clientId: string | undefined;
@@ -29,11 +32,29 @@ export class ActionDelivery {
     this.subscriber.on('message', this.onMessage);
     // Subscription failures are retried by ioredis on reconnect (autoResubscribe).
     this.subscriber.subscribe(keys.channels.actions).catch((err: Error) => log?.warn({ err: err.message }, 'actions channel subscribe failed'));
+    // Redelivery checks only clients with actions in flight; a rotating slice of all the others is
+    // re-read as well, so a wake-up lost while the subscriber reconnected is caught within a minute,
+    // without a burst of one read per connected client on every tick.
+    const tickMs = Math.max(100, Math.min(redeliverMs, 5_000));
     this.timer = setInterval(() => {
-      for (const id of this.targets.keys()) void this.flush(id);
-    }, Math.max(100, Math.min(redeliverMs, 5_000)));
+      const ids = [...this.targets.keys()];
+      const slice = Math.ceil(ids.length / Math.max(1, Math.round(SAFETY_SWEEP_MS / tickMs)));
+      for (let i = 0; i < ids.length; i++) {
+        const inSlice = (i - this.sweepFrom + ids.length) % ids.length < slice;
+        if (inSlice || this.targets.get(ids[i]!)!.sentAt.size > 0) void this.flush(ids[i]!);
+      }
+      this.sweepFrom = ids.length ? (this.sweepFrom + slice) % ids.length : 0;
+    }, tickMs);
     this.timer.unref();
+    // After a reconnect of the subscriber, wake-ups may have been missed: check everyone once.
+    this.subscriber.on('ready', this.flushAll);
   }
+
+  private sweepFrom = 0;
+
+  private readonly flushAll = (): void => {
+    for (const id of this.targets.keys()) void this.flush(id);
+  };
 
   private readonly onMessage = (channel: string, clientId: string): void => {
     if (channel === this.keys.channels.actions && this.targets.has(clientId)) void this.flush(clientId);
@@ -81,6 +102,7 @@ export class ActionDelivery {
   close(): void {
     clearInterval(this.timer);
     this.subscriber.off('message', this.onMessage);
+    this.subscriber.off('ready', this.flushAll);
     this.targets.clear();
   }
 }

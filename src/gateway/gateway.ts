@@ -168,13 +168,17 @@ class AgentSession implements DeliveryTarget {
     this.helloTimer = setTimeout(() => {
       if (!this.clientId) this.close(CloseCode.HELLO_TIMEOUT, 'no hello received in time');
     }, config.HELLO_TIMEOUT_MS);
-    // Messages of one agent are handled in order: a frame sent right after hello waits for it.
+    // Text messages of one agent are handled in order (a frame sent right after hello waits for it).
+    // Frames of an authenticated agent need no wait: one connection sends its scripts to Redis in
+    // arrival order, so the newest frame is still the one stored last, and frames pipeline.
     socket.on('message', (data, isBinary) => {
       if (!this.bucket.take()) {
         this.error('rate_limited', `more than ${config.AGENT_RATE_PER_SEC} messages per second; message dropped`);
         return;
       }
-      this.queue = this.queue.then(() => this.onMessage(data, isBinary)).catch((err: Error) => gw.deps.log.error({ err: err.message }, 'agent message failed'));
+      const handle = () => this.onMessage(data, isBinary).catch((err: Error) => gw.deps.log.error({ err: err.message }, 'agent message failed'));
+      if (isBinary && this.clientId) void handle();
+      else this.queue = this.queue.then(handle);
     });
     socket.on('pong', () => (this.lastPong = Date.now()));
     socket.on('close', (code) => void this.onClose(code));
@@ -304,9 +308,10 @@ class AgentSession implements DeliveryTarget {
   }
 
   private async onFrame(buf: Buffer): Promise<void> {
+    const received = performance.now();
     const { config, registry } = this.gw.deps;
     if (!this.clientId) return this.error('not_authenticated', 'send hello before frames');
-    this.framesReceived++;
+    const n = ++this.framesReceived;
     if (buf.length > config.FRAME_MAX_BYTES) {
       this.gw.stats.framesRejected++;
       return this.error('frame_too_large', `frame of ${buf.length} bytes exceeds the limit of ${config.FRAME_MAX_BYTES}`);
@@ -325,7 +330,7 @@ class AgentSession implements DeliveryTarget {
     }
     this.gw.stats.framesStored++;
     this.gw.stats.lastFrameAt = Date.now();
-    if (this.frameAcks) this.send({ type: 'stored', seq, n: this.framesReceived });
+    if (this.frameAcks) this.send({ type: 'stored', seq, n, ms: Math.round((performance.now() - received) * 1000) / 1000 });
     this.gw.deps.hooks?.onFrame?.(this.clientId, seq, buf.length);
   }
 

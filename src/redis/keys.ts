@@ -14,6 +14,8 @@ export function createKeys(namespace: string) {
     namespace,
     /** Set of client ids currently seen (seed 004). */
     clients: `${ns}clients`,
+    /** Sorted set: client id -> last_seen (ms), so the cleanup loop finds silent clients without scanning all. */
+    clientsSeen: `${ns}clients:seen`,
     /** Hash: connected_at, last_seen, status, address, agent (seed 004). */
     client: (id: string) => `${ns}client:${tag(id)}`,
     /** Hash: the latest frame as raw bytes plus seq, ts, size, format (seed 004, bytes not base64). */

@@ -10,10 +10,10 @@ import { projectRoot } from '../paths.js';
 export const scriptsDir = join(projectRoot, 'src', 'redis', 'scripts');
 
 export interface VigilScripts {
-  removeIfSilent(clients: string, client: string, image: string, id: string, cutoffMs: number): Promise<number>;
+  removeIfSilent(clients: string, client: string, image: string, seen: string, id: string, cutoffMs: number): Promise<number>;
   ackAction(actions: string, actionId: string): Promise<number>;
-  storeFrame(clients: string, client: string, image: string, ready: string, id: string, data: Buffer, format: string, nowMs: number, nowIso: string): Promise<number>;
-  touchClient(clients: string, client: string, id: string, nowMs: number, nowIso: string): Promise<number>;
+  storeFrame(clients: string, client: string, image: string, ready: string, seen: string, id: string, data: Buffer, format: string, nowMs: number, nowIso: string): Promise<number>;
+  touchClient(clients: string, client: string, seen: string, id: string, nowMs: number, nowIso: string): Promise<number>;
   /** Decisions: CAS the history and queue the action atomically; returns the new revision or 0 on conflict. */
   commitDecision(history: string, actions: string, expectedRev: string, state: string, ttlMs: number, actionJson: string, wakeChannel: string, id: string, trailField: string, recordJson: string): Promise<number>;
   /** Status manager: add/remove one id in JSON-array fields of Clients_status; args are field, 'add'|'remove' pairs. */

@@ -6,6 +6,7 @@
   KEYS[2] client:{id} hash
   KEYS[3] image:{id} hash
   KEYS[4] ready sorted set (score = when the client first became ready; kept while it waits)
+  KEYS[5] clients:seen sorted set (score = last_seen ms; lets the cleanup loop find silent clients)
   ARGV[1] client id
   ARGV[2] frame bytes (raw JPEG/PNG/WebP, not base64)
   ARGV[3] format: jpeg | png | webp
@@ -20,4 +21,5 @@ redis.call('HSET', KEYS[3], 'data', ARGV[2], 'size', string.len(ARGV[2]), 'forma
 redis.call('HSET', KEYS[2], 'last_seen', ARGV[5], 'last_seen_ms', ARGV[4])
 redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[4], 'NX', ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
 return seq
