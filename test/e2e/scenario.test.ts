@@ -61,85 +61,83 @@ test('scripted scene: user, nobody, another enrolled user, a still photo -> warn
       return { POLICY_FILE: join(dir, 'policy.yaml') };
     },
   );
-  {
 
-    const alice = await Promise.all(['img4.jpg', 'img5.jpg', 'img6.jpg', 'img7.jpg'].flatMap((f, i) => [webcam(f, i), webcam(f, i + 1)]));
-    const bob = await Promise.all(['img47.jpg', 'img48.jpg', 'img49.jpg', 'img50.jpg'].flatMap((f, i) => [webcam(f, i), webcam(f, i + 1)]));
-    // An empty chair: the demo scene's background region (no face, good light).
-    const empty = (await demoFrames()).slice(20, 40);
-    const photo = await webcam('img1.jpg', 0);
+  const alice = await Promise.all(['img4.jpg', 'img5.jpg', 'img6.jpg', 'img7.jpg'].flatMap((f, i) => [webcam(f, i), webcam(f, i + 1)]));
+  const bob = await Promise.all(['img47.jpg', 'img48.jpg', 'img49.jpg', 'img50.jpg'].flatMap((f, i) => [webcam(f, i), webcam(f, i + 1)]));
+  // An empty chair: the demo scene's background region (no face, good light).
+  const empty = (await demoFrames()).slice(20, 40);
+  const photo = await webcam('img1.jpg', 0);
 
-    const token = await vigil.tokens.issue('alice');
-    const agent = new AgentClient({ url: vigil.wsUrl, clientId: 'alice', token, reconnect: false });
-    const received: ActionMessage[] = [];
-    agent.on('action', (a) => received.push(a));
-    agent.start();
-    await agent.ready();
+  const token = await vigil.tokens.issue('alice');
+  const agent = new AgentClient({ url: vigil.wsUrl, clientId: 'alice', token, reconnect: false });
+  const received: ActionMessage[] = [];
+  agent.on('action', (a) => received.push(a));
+  agent.start();
+  await agent.ready();
 
-    let stream: NodeJS.Timeout | undefined;
-    const play = (frames: Buffer[], fps = 3) => {
-      clearInterval(stream);
-      let i = 0;
-      stream = setInterval(() => agent.sendFrame(frames[i++ % frames.length]), 1000 / fps);
-    };
-    const expect = async (reason: number, action: number, what: string) => {
-      const from = received.length;
-      const got = await waitFor(() => received.slice(from).find((a) => a.reason === reason), { timeoutMs: 60_000, what });
-      assert.equal(actionName(got.action), actionName(action as never), what);
-      return got;
-    };
-    const quiet = async (ms: number, what: string) => {
-      const from = received.length;
-      await new Promise((r) => setTimeout(r, ms));
-      assert.deepEqual(received.slice(from).map((a) => `${actionName(a.action)}/${reasonName(a.reason)}`), [], what);
-    };
+  let stream: NodeJS.Timeout | undefined;
+  const play = (frames: Buffer[], fps = 3) => {
+    clearInterval(stream);
+    let i = 0;
+    stream = setInterval(() => agent.sendFrame(frames[i++ % frames.length]), 1000 / fps);
+  };
+  const expect = async (reason: number, action: number, what: string) => {
+    const from = received.length;
+    const got = await waitFor(() => received.slice(from).find((a) => a.reason === reason), { timeoutMs: 60_000, what });
+    assert.equal(actionName(got.action), actionName(action as never), what);
+    return got;
+  };
+  const quiet = async (ms: number, what: string) => {
+    const from = received.length;
+    await new Promise((r) => setTimeout(r, ms));
+    assert.deepEqual(received.slice(from).map((a) => `${actionName(a.action)}/${reasonName(a.reason)}`), [], what);
+  };
 
-    try {
-      play(alice);
-      await quiet(5_000, 'the enrolled user at the desk: no action');
-      play(empty);
-      await expect(Reason.REASON_NO_FACE, Action.ACTION_WARNING, 'an empty chair gives a no-face warning');
-      play(alice);
-      await quiet(4_000, 'the user back: no action');
-      play(bob);
-      await expect(Reason.REASON_WRONG_USER, Action.ACTION_LOCK_SCREEN, 'another enrolled user gives a wrong-user lock');
-      play(alice);
-      await new Promise((r) => setTimeout(r, 6_000));
-      // A still photo held to the camera: the very same picture frame after frame (a live camera never repeats).
-      play([photo]);
-      await expect(Reason.REASON_SPOOF_IMAGE, Action.ACTION_LOCK_SCREEN, 'a still photo of the user gives a spoof lock');
-    } finally {
-      clearInterval(stream);
-      await agent.stop();
-    }
+  try {
+    play(alice);
+    await quiet(5_000, 'the enrolled user at the desk: no action');
+    play(empty);
+    await expect(Reason.REASON_NO_FACE, Action.ACTION_WARNING, 'an empty chair gives a no-face warning');
+    play(alice);
+    await quiet(4_000, 'the user back: no action');
+    play(bob);
+    await expect(Reason.REASON_WRONG_USER, Action.ACTION_LOCK_SCREEN, 'another enrolled user gives a wrong-user lock');
+    play(alice);
+    await new Promise((r) => setTimeout(r, 6_000));
+    // A still photo held to the camera: the very same picture frame after frame (a live camera never repeats).
+    play([photo]);
+    await expect(Reason.REASON_SPOOF_IMAGE, Action.ACTION_LOCK_SCREEN, 'a still photo of the user gives a spoof lock');
+  } finally {
+    clearInterval(stream);
+    await agent.stop();
+  }
 
-    const sequence = received.map((a) => reasonName(a.reason));
-    assert.deepEqual(
-      sequence.filter((r) => ['REASON_NO_FACE', 'REASON_WRONG_USER', 'REASON_SPOOF_IMAGE'].includes(r)),
-      ['REASON_NO_FACE', 'REASON_WRONG_USER', 'REASON_SPOOF_IMAGE'],
-      `actions in order (all: ${sequence.join(', ')})`,
-    );
+  const sequence = received.map((a) => reasonName(a.reason));
+  assert.deepEqual(
+    sequence.filter((r) => ['REASON_NO_FACE', 'REASON_WRONG_USER', 'REASON_SPOOF_IMAGE'].includes(r)),
+    ['REASON_NO_FACE', 'REASON_WRONG_USER', 'REASON_SPOOF_IMAGE'],
+    `actions in order (all: ${sequence.join(', ')})`,
+  );
 
-    // Evidence: Actions/<Lock_screen|Warning>/alice/<dd_mm_yyyy-hh_mm>_<Action>_<Reason>.jpg + .json sidecar.
-    await vigil.decisions.close();
-    const expected = [
-      ['Warning', 'No_face'],
-      ['Lock_screen', 'Wrong_user'],
-      ['Lock_screen', 'Spoof_image'],
-    ];
-    for (const [folder, reason] of expected) {
-      const dir = join(dataDir, 'Actions', folder!, 'alice');
-      const files = await readdir(dir);
-      const jpg = files.find((f) => new RegExp(`^\\d\\d_\\d\\d_\\d{4}-\\d\\d_\\d\\d_${folder}_${reason}(_\\d+)?\\.jpg$`).test(f));
-      assert.ok(jpg, `evidence ${folder}/${reason} in ${files.join(', ')}`);
-      const head = await readFile(join(dir, jpg));
-      assert.deepEqual([head[0], head[1]], [0xff, 0xd8], 'evidence is a JPEG');
-      const sidecar = JSON.parse(await readFile(join(dir, jpg.replace(/\.jpg$/, '.json')), 'utf8')) as Record<string, unknown>;
-      assert.equal(sidecar.clientId, 'alice');
-      assert.equal(sidecar.user, 'alice');
-      assert.equal(sidecar.reasonName, `REASON_${reason!.toUpperCase()}`);
-      assert.ok(typeof sidecar.modelVersion === 'string' && typeof sidecar.policyVersion === 'string', 'sidecar names model and policy versions');
-      assert.ok(typeof sidecar.frameTs === 'number', 'sidecar has the frame timestamp');
-    }
+  // Evidence: Actions/<Lock_screen|Warning>/alice/<dd_mm_yyyy-hh_mm>_<Action>_<Reason>.jpg + .json sidecar.
+  await vigil.decisions.close();
+  const expected = [
+    ['Warning', 'No_face'],
+    ['Lock_screen', 'Wrong_user'],
+    ['Lock_screen', 'Spoof_image'],
+  ];
+  for (const [folder, reason] of expected) {
+    const dir = join(dataDir, 'Actions', folder!, 'alice');
+    const files = await readdir(dir);
+    const jpg = files.find((f) => new RegExp(`^\\d\\d_\\d\\d_\\d{4}-\\d\\d_\\d\\d_${folder}_${reason}(_\\d+)?\\.jpg$`).test(f));
+    assert.ok(jpg, `evidence ${folder}/${reason} in ${files.join(', ')}`);
+    const head = await readFile(join(dir, jpg));
+    assert.deepEqual([head[0], head[1]], [0xff, 0xd8], 'evidence is a JPEG');
+    const sidecar = JSON.parse(await readFile(join(dir, jpg.replace(/\.jpg$/, '.json')), 'utf8')) as Record<string, unknown>;
+    assert.equal(sidecar.clientId, 'alice');
+    assert.equal(sidecar.user, 'alice');
+    assert.equal(sidecar.reasonName, `REASON_${reason!.toUpperCase()}`);
+    assert.ok(typeof sidecar.modelVersion === 'string' && typeof sidecar.policyVersion === 'string', 'sidecar names model and policy versions');
+    assert.ok(typeof sidecar.frameTs === 'number', 'sidecar has the frame timestamp');
   }
 });
