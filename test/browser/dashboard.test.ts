@@ -149,9 +149,13 @@ test('an action with evidence: warning banner on the agent, evidence in the clie
   await dash.setViewportSize({ width: 1360, height: 900 });
 
   await dash.goto(`${app.url}/#/clients/alice`);
-  const evidence = await dash.waitForSelector('tr[data-action-id="act-1"] img.evidence', { timeout: 10_000 });
-  await dash.waitForFunction((el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth > 0, evidence);
-  await evidence.click();
+  // The client page re-renders on live updates: find the image anew when clicking (a locator), not a handle.
+  const evidence = 'tr[data-action-id="act-1"] img.evidence';
+  await dash.waitForFunction((sel) => {
+    const img = document.querySelector(sel) as HTMLImageElement | null;
+    return !!img && img.complete && img.naturalWidth > 0;
+  }, evidence, { timeout: 10_000 });
+  await dash.locator(evidence).click({ timeout: 10_000 });
   await dash.waitForSelector('.modal >> text=scores.phone');
   await dash.screenshot({ path: join(ARTIFACTS, '06-client-evidence.png') });
   await dash.click('.modal button');
