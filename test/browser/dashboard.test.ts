@@ -91,9 +91,12 @@ test('an admin issues an agent link; the agent page streams the webcam over the 
 
 test('the client appears live in the dashboard grid with its latest frame', async () => {
   await dash.goto(`${app.url}/#/`);
-  const img = await dash.waitForSelector('[data-client="alice"] .thumb img', { timeout: 10_000 });
-  await dash.waitForFunction((el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth === 320, img, { timeout: 10_000 });
-  const first = await img.getAttribute('src');
+  const thumb = '[data-client="alice"] .thumb img';
+  await dash.waitForFunction((sel) => {
+    const img = document.querySelector(sel) as HTMLImageElement | null;
+    return !!img && img.complete && img.naturalWidth === 320;
+  }, thumb, { timeout: 10_000 });
+  const first = await dash.getAttribute(thumb, 'src');
   // Live: the thumbnail follows new frames without a reload.
   await dash.waitForFunction((prev) => document.querySelector('[data-client="alice"] .thumb img')?.getAttribute('src') !== prev, first, { timeout: 10_000 });
   assert.equal(await dash.textContent('#stat-connected'), '1');
