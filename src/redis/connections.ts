@@ -24,7 +24,9 @@ function baseOptions(config: Config, role: ConnectionRole): RedisOptions {
     enableOfflineQueue: role !== 'normal',
     maxRetriesPerRequest: role === 'normal' ? 1 : null,
     autoResubscribe: true,
-    enableAutoPipelining: role === 'normal',
+    // Auto-pipelining measured ~40 % more CPU per frame (a Pipeline object per event-loop turn, mostly
+    // holding one command); ioredis writes commands without waiting for replies anyway.
+    enableAutoPipelining: false,
     lazyConnect: true,
   };
 }
