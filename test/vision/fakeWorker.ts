@@ -1,6 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { FromWorker, ToWorker } from '../../src/vision/workerProtocol.js';
+import { fakeAnalysis } from './fixtures.js';
 
 /**
  * A stand-in vision worker for scheduler tests (no models): the frame's text says what to do.
@@ -25,21 +26,13 @@ port.on('message', (msg: ToWorker) => {
     send({
       type: 'result',
       jobId: msg.jobId,
-      result: {
-        ok: true,
-        analysis: {
-          width: 640,
-          height: 480,
-          format: 'jpeg',
-          quality: { brightness: 120, sharpness: 300, tooDark: false, tooBright: false, blurred: false },
-          faces: [{ box: [100, 100, 120, 140], score: 0.9, eyeOpen: 0.3, yaw: 0 }],
-          descriptor: msg.plan.identityDue ? Array.from({ length: 128 }, () => 0) : undefined,
-          spoof: msg.plan.identityDue ? { real: 0.9, live: 0.9 } : undefined,
-          phones: msg.plan.phonesDue ? [] : undefined,
-          ran: { identity: msg.plan.identityDue, spoof: msg.plan.identityDue, phones: msg.plan.phonesDue },
-          timings: { decode: 0, quality: 0, detect: ms, spoof: 0, landmarks: 0, descriptor: 0, total: ms, model: ms },
-        },
-      },
+      result: fakeAnalysis({
+        descriptor: msg.plan.identityDue ? Array.from({ length: 128 }, () => 0) : undefined,
+        spoof: msg.plan.identityDue ? { real: 0.9, live: 0.9 } : undefined,
+        phones: msg.plan.phonesDue ? [] : undefined,
+        ran: { identity: msg.plan.identityDue, spoof: msg.plan.identityDue, phones: msg.plan.phonesDue },
+        timings: { decode: 0, quality: 0, detect: ms, spoof: 0, landmarks: 0, descriptor: 0, total: ms, model: ms },
+      }),
     });
   }, ms);
 });

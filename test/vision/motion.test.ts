@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { testConfig } from '../helpers/redis.js';
 import { faceCells, motionScore, thumbnail, THUMB_H, THUMB_W } from '../../src/vision/motion.js';
 import { foldAnalysis, frozenFeedCheck, newTrack, planFor, trackSettings } from '../../src/vision/tracker.js';
-import type { AnalysisResult, FrameAnalysis } from '../../src/vision/analyzer.js';
+import type { FrameAnalysis } from '../../src/vision/analyzer.js';
+import { fakeAnalysis } from './fixtures.js';
 
 /** A textured 640x480 RGB image (a deterministic pseudo-random pattern, like a desk scene's detail). */
 function scene(seed = 1): { data: Buffer; width: number; height: number } {
@@ -60,19 +61,13 @@ test('the phone check can ignore motion on and around the face', () => {
   assert.ok(motionScore(ta, thumbnail(phone), zone) > 4, 'an object beside the face is seen');
 });
 
-const analysis = (over: Partial<FrameAnalysis>): AnalysisResult => ({
-  ok: true,
-  analysis: {
-    width: 640,
-    height: 480,
-    format: 'jpeg',
-    quality: { brightness: 120, sharpness: 300, tooDark: false, tooBright: false, blurred: false },
+const analysis = (over: Partial<FrameAnalysis>) =>
+  fakeAnalysis({
     faces: [{ box: [100, 100, 120, 140], score: 0.9, eyeOpen: 0.3, yaw: 2 }],
     ran: { identity: false, spoof: false, phones: false, detector: true },
     timings: { decode: 1, quality: 1, detect: 30, spoof: 0, landmarks: 0, descriptor: 0, total: 32, model: 30 },
     ...over,
-  },
-});
+  });
 
 test('the plan hands the gate its references until they expire; bursts run the mesh ungated', () => {
   const s = trackSettings(testConfig({ VISION_MOTION_MAX_SKIP_MS: 5_000, VISION_BURST_FRAMES: 5, VISION_BURST_FPS: 5 }));

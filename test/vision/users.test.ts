@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { connectTest, startTestRedis, testConfig } from '../helpers/redis.js';
 import { UsersDatabase, referenceUsability } from '../../src/users/database.js';
 import type { AnalysisResult } from '../../src/vision/analyzer.js';
+import { fakeAnalysis } from './fixtures.js';
 
 /** The users database with a stand-in describer (no models): a file's first byte becomes its descriptor. */
 const { server } = await startTestRedis();
@@ -15,19 +16,11 @@ function stubDescriber() {
   const describe = async (bytes: Buffer): Promise<AnalysisResult> => {
     calls.push(bytes.toString());
     const faces = bytes.toString().startsWith('two') ? 2 : 1;
-    return {
-      ok: true,
-      analysis: {
-        width: 640,
-        height: 480,
-        format: 'jpeg',
-        quality: { brightness: 120, sharpness: 300, tooDark: false, tooBright: false, blurred: false },
-        faces: Array.from({ length: faces }, () => ({ box: [10, 10, 100, 100] as [number, number, number, number], score: 0.9 })),
-        descriptor: Array.from({ length: 128 }, () => bytes[0]! / 255),
-        ran: { identity: true, spoof: false, phones: false },
-        timings: { decode: 0, quality: 0, detect: 0, spoof: 0, landmarks: 0, descriptor: 0, total: 0, model: 0 },
-      },
-    };
+    return fakeAnalysis({
+      faces: Array.from({ length: faces }, () => ({ box: [10, 10, 100, 100] as [number, number, number, number], score: 0.9 })),
+      descriptor: Array.from({ length: 128 }, () => bytes[0]! / 255),
+      ran: { identity: true, spoof: false, phones: false },
+    });
   };
   return { calls, describe };
 }
