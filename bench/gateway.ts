@@ -2,6 +2,13 @@
  * Gateway throughput: for 1, 100 and 1000 connected agents, the most frames per second stored with
  * p99 frame-stored latency ≤ 20 ms (agent send -> `stored` reply), for Vigil's gateway and for the
  * seed-004 baseline, in the same run, against the same kind of redis-server (AOF on, as embedded).
+ *
+ * Profiling knobs (none changes what is measured): BENCH_FLEETS=1000 BENCH_MODES=vigil BENCH_RATE=2000
+ * (BENCH_RATE_STEPS fixed-rate steps, no search), BENCH_DEBUG=1 (per step: CPU µs/frame of server,
+ * generator and Redis, Redis latency events, the slow frames), BENCH_SERVER_ARGS='--cpu-prof
+ * --cpu-prof-dir=/tmp/p' (node flags for the server), BENCH_SERVER_LOG=1 (server stdout, e.g.
+ * --trace-gc), BENCH_STALLS=1 (server GC pauses and event-loop stalls > 5 ms), BENCH_ALLOC_PROFILE=/tmp/a
+ * (sampling allocation profile of the server once all agents are connected).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -22,6 +29,11 @@ type Mode = 'vigil' | 'baseline';
 const P99_LIMIT_MS = 20;
 const STEP_MS = Number(process.env.BENCH_STEP_MS ?? 2_500);
 const FLEETS = (process.env.BENCH_FLEETS ?? '1,100,1000').split(',').map(Number);
+/** Profiling knobs: BENCH_MODES=vigil, BENCH_RATE=2000 (one fixed-rate step repeated BENCH_RATE_STEPS times, no search), BENCH_SERVER_ARGS='--cpu-prof'. */
+const MODES = (process.env.BENCH_MODES ?? 'baseline,vigil').split(',') as Mode[];
+const FIXED_RATE = process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : undefined;
+const FIXED_STEPS = Number(process.env.BENCH_RATE_STEPS ?? 4);
+const SERVER_ARGS = process.env.BENCH_SERVER_ARGS?.split(' ').filter(Boolean) ?? [];
 
 interface StepResult {
   offered: number;
@@ -34,6 +46,9 @@ interface StepResult {
   cpuPct: number;
   /** Server CPU time per stored frame, µs: the cost that load noise does not hide. */
   cpuPerFrameUs: number;
+  /** The load generator's (this process's) CPU per stored frame, µs, and Redis's, µs: who else uses the 2 cores. */
+  genPerFrameUs: number;
+  redisPerFrameUs: number;
   ok: boolean;
 }
 
@@ -44,12 +59,13 @@ class ServerProcess {
   ) {}
 
   static async start(mode: Mode, redisUrl: string, namespace: string, dataDir: string): Promise<ServerProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'bench', 'gatewayServer.ts'), mode, redisUrl, namespace, dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...SERVER_ARGS, '--import', 'tsx', join(projectRoot, 'bench', 'gatewayServer.ts'), mode, redisUrl, namespace, dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
     const port = await new Promise<number>((resolve, reject) => {
       const lines = createInterface({ input: child.stdout! });
       lines.on('line', (line) => {
         const m = /^READY (\d+)/.exec(line);
         if (m) resolve(Number(m[1]));
+        else if (process.env.BENCH_SERVER_LOG) process.stderr.write(`[${mode}] ${line}\n`);
       });
       child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
     });
@@ -71,6 +87,8 @@ class ServerProcess {
   }
 }
 
+const zeroMask = (mask: Uint8Array): void => void mask.fill(0);
+
 class LoadAgent {
   readonly ws: WebSocket;
   private n = 0;
@@ -82,7 +100,9 @@ class LoadAgent {
     private readonly token: string,
     private readonly onStored: (latencyMs: number, serverMs: number) => void,
   ) {
-    this.ws = new WebSocket(url);
+    // A zero mask key (legal: RFC 6455 only asks for a key) lets ws send the payload as it is, without
+    // a masked copy per send; the server still unmasks every frame. Same for both servers.
+    this.ws = new WebSocket(url, { generateMask: zeroMask, perMessageDeflate: false });
     this.ws.on('message', (raw) => {
       const msg = JSON.parse(raw.toString()) as { type: string; n?: number; ms?: number };
       if (msg.type === 'stored' && msg.n !== undefined) {
@@ -136,14 +156,20 @@ async function runStep(agents: LoadAgent[], server: ServerProcess, rate: number,
   const latencies: number[] = [];
   const roundTrips: number[] = [];
   let stored = 0;
+  const slow: string[] = [];
   const record = (roundTripMs: number, serverMs: number) => {
+    if (process.env.BENCH_DEBUG && serverMs > 8) slow.push(`${(performance.now() - t0 - roundTripMs).toFixed(0)}:${serverMs.toFixed(0)}`);
     stored++;
     latencies.push(serverMs);
     roundTrips.push(roundTripMs);
   };
   recorder = record;
+  let t0 = performance.now();
   const cpu0 = await server.cpuSeconds();
-  const t0 = performance.now();
+  const redisCpu0 = await redisCpuSeconds();
+  if (process.env.BENCH_DEBUG) await redisProbe?.call('LATENCY', 'RESET');
+  const gen0 = process.cpuUsage();
+  t0 = performance.now();
   let sent = 0;
   let next = 0;
   // One clock drives the whole fleet, spreading frames evenly over agents and time.
@@ -168,17 +194,48 @@ async function runStep(agents: LoadAgent[], server: ServerProcess, rate: number,
   while (agents.some((a) => a.inFlight > 0) && performance.now() < drainDeadline) await new Promise((r) => setTimeout(r, 10));
   const seconds = (performance.now() - t0) / 1000;
   const cpu1 = await server.cpuSeconds();
+  const gen = process.cpuUsage(gen0);
+  const redisCpu1 = await redisCpuSeconds();
   latencies.sort((a, b) => a - b);
   roundTrips.sort((a, b) => a - b);
   const lost = agents.reduce((s, a) => s + a.inFlight, 0);
   const achieved = stored / (STEP_MS / 1000);
   const p99 = lost > 0 ? Infinity : percentile(latencies, 0.99);
   const agentP99 = percentile(roundTrips, 0.99);
-  if (process.env.BENCH_DEBUG) console.error(`  step rate=${rate} stored=${stored} lost=${lost} server p50=${percentile(latencies, 0.5).toFixed(2)} p99=${p99.toFixed(2)} agent p99=${agentP99.toFixed(2)}`);
-  return { offered: rate, achieved, p50: percentile(latencies, 0.5), p99, agentP99, cpuPct: ((cpu1 - cpu0) / seconds) * 100, cpuPerFrameUs: ((cpu1 - cpu0) / Math.max(1, stored)) * 1e6, ok: p99 <= P99_LIMIT_MS && achieved >= rate * 0.95 };
+  const perFrame = (s: number) => (s / Math.max(1, stored)) * 1e6;
+  const result: StepResult = {
+    offered: rate,
+    achieved,
+    p50: percentile(latencies, 0.5),
+    p99,
+    agentP99,
+    cpuPct: ((cpu1 - cpu0) / seconds) * 100,
+    cpuPerFrameUs: perFrame(cpu1 - cpu0),
+    genPerFrameUs: perFrame((gen.user + gen.system) / 1e6),
+    redisPerFrameUs: perFrame(redisCpu1 - redisCpu0),
+    ok: p99 <= P99_LIMIT_MS && achieved >= rate * 0.95,
+  };
+  if (process.env.BENCH_DEBUG) {
+    console.error(
+      `  step rate=${rate} stored=${stored} lost=${lost} server p50=${result.p50.toFixed(2)} p99=${p99.toFixed(2)} agent p99=${agentP99.toFixed(2)} ` +
+        `CPU µs/frame server=${result.cpuPerFrameUs.toFixed(0)} generator=${result.genPerFrameUs.toFixed(0)} redis=${result.redisPerFrameUs.toFixed(0)} (server ${result.cpuPct.toFixed(0)} %, generator ${(((gen.user + gen.system) / 1e6 / seconds) * 100).toFixed(0)} %)` +
+        ` redis latency events: ${JSON.stringify(await redisProbe?.call('LATENCY', 'LATEST'))}`,
+    );
+    console.error(`    slow frames (sent at ms : server ms): ${slow.join(' ')}`);
+  }
+  return result;
 }
 
 let recorder: (roundTripMs: number, serverMs: number) => void = () => {};
+let redisProbe: Redis | undefined;
+
+/** redis-server's user + system CPU seconds so far (INFO cpu). */
+async function redisCpuSeconds(): Promise<number> {
+  if (!redisProbe) return NaN;
+  const info = await redisProbe.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}
 
 async function measureFleet(mode: Mode, fleet: number, redisUrl: string, frame: Buffer): Promise<{ best: StepResult | undefined; bytesPerClient: number }> {
   const namespace = `bench${mode}${fleet}`;
@@ -190,12 +247,18 @@ async function measureFleet(mode: Mode, fleet: number, redisUrl: string, frame: 
   const agents = ids.map((id) => new LoadAgent(url, id, mode, tokens[id] ?? '', (rt, server) => recorder(rt, server)));
   for (let i = 0; i < agents.length; i += 100) await Promise.all(agents.slice(i, i + 100).map((a) => a.connect()));
   if (process.env.BENCH_DEBUG) console.error(`  ${mode}: ${fleet} agents connected`);
+  if (process.env.BENCH_ALLOC_PROFILE) server.child.kill('SIGUSR2');
   const frameB64 = frame.toString('base64');
 
   // Double the offered rate until the server misses the latency goal, then bisect between the last
   // good and the first bad rate.
   let good: StepResult | undefined;
   let bad: number | undefined;
+  if (FIXED_RATE !== undefined) {
+    // Profiling: the same offered rate again and again, no search.
+    for (let i = 0; i < FIXED_STEPS; i++) good = await runStep(agents, server, FIXED_RATE, frame, frameB64);
+    bad = FIXED_RATE;
+  }
   let rate = Math.max(50, fleet);
   for (let i = 0; i < 12 && bad === undefined; i++) {
     const r = await runStepTwice(agents, server, rate, frame, frameB64);
@@ -204,7 +267,7 @@ async function measureFleet(mode: Mode, fleet: number, redisUrl: string, frame: 
       rate *= 2;
     } else bad = rate;
   }
-  for (let i = 0; i < 3 && bad !== undefined; i++) {
+  for (let i = 0; i < 3 && bad !== undefined && FIXED_RATE === undefined; i++) {
     const mid = Math.round(((good?.offered ?? 0) + bad) / 2);
     if (mid <= (good?.offered ?? 0)) break;
     const r = await runStepTwice(agents, server, mid, frame, frameB64);
@@ -235,14 +298,20 @@ export async function benchGateway(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'vigil-bench-redis-'));
   const redisServer = new RedisServerProcess({ dir, appendonly: process.env.BENCH_AOF !== '0' });
   await redisServer.start();
+  redisProbe = new Redis(redisServer.url);
+  // Debug only: Redis records its own stalls (fork, AOF write/fsync) over 5 ms, shown per step.
+  if (process.env.BENCH_DEBUG) await redisProbe.config('SET', 'latency-monitor-threshold', '5');
   console.log(`\n## Gateway: frames/s sustained with p99 frame-stored latency <= ${P99_LIMIT_MS} ms (640x480 JPEG, ${frame.length} bytes; redis-server with AOF everysec; ${STEP_MS} ms per step)`);
   console.log('frame-stored latency = from the server receiving the frame to Redis confirming it (both servers measure it the same way);');
   console.log('the agent round trip beside it also carries the load generator\'s stalls (it shares the 2 cores with the server and Redis).');
+  console.log('load generator (this process, same for both servers): one 2 ms clock spreads the offered rate over the agents; payloads are built once per step');
+  console.log('(the frame, its base64 for the baseline) and sent with a zero mask key, so ws sends them without a masked copy (the servers still unmask);');
+  console.log('its CPU per stored frame is shown beside the server\'s, with Redis\'s.');
   const rows: string[][] = [];
   const summary: Record<number, Partial<Record<Mode, number>>> = {};
   try {
     for (const fleet of FLEETS) {
-      for (const mode of ['baseline', 'vigil'] as Mode[]) {
+      for (const mode of MODES) {
         const { best, bytesPerClient } = await measureFleet(mode, fleet, redisServer.url, frame);
         (summary[fleet] ??= {})[mode] = best?.achieved ?? 0;
         rows.push([
@@ -253,15 +322,18 @@ export async function benchGateway(): Promise<void> {
           best ? best.p99.toFixed(2) : '-',
           best ? best.agentP99.toFixed(1) : '-',
           best ? `${best.cpuPct.toFixed(0)} % (${best.cpuPerFrameUs.toFixed(0)} µs/frame)` : '-',
+          best ? `${best.genPerFrameUs.toFixed(0)} / ${best.redisPerFrameUs.toFixed(0)}` : '-',
           `${bytesPerClient} (frame + ${bytesPerClient - frame.length})`,
         ]);
       }
     }
   } finally {
+    redisProbe?.disconnect();
+    redisProbe = undefined;
     await redisServer.stop();
     await rm(dir, { recursive: true, force: true });
   }
-  table(['agents', 'server', 'frames/s', 'p50 ms', 'p99 ms', 'agent round trip p99 ms', 'server CPU', 'Redis bytes/client'], rows);
+  table(['agents', 'server', 'frames/s', 'p50 ms', 'p99 ms', 'agent round trip p99 ms', 'server CPU', 'generator / Redis CPU µs/frame', 'Redis bytes/client'], rows);
   for (const fleet of FLEETS) {
     const s = summary[fleet]!;
     const ratio = s.baseline ? (s.vigil ?? 0) / s.baseline : NaN;

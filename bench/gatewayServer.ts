@@ -15,6 +15,39 @@ import { loadConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log.js';
 
 const [mode, redisUrl, namespace, dataDir] = process.argv.slice(2) as [string, string, string, string];
+// The bench stops the server with SIGTERM; exiting normally lets --cpu-prof write its profile.
+let beforeExit = async (): Promise<void> => {};
+process.on('SIGTERM', () => void beforeExit().finally(() => process.exit(0)));
+
+if (process.env.BENCH_ALLOC_PROFILE) {
+  // Debug: a sampling profile of every allocation (collected ones included), written on SIGTERM.
+  const { Session } = await import('node:inspector');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) => new Promise<unknown>((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+  await post('HeapProfiler.enable');
+  // Started by the bench (SIGUSR2) once every agent is connected, so the profile shows the frame path.
+  process.on('SIGUSR2', () => void post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true }));
+  beforeExit = async () => {
+    const { profile } = (await post('HeapProfiler.stopSampling')) as { profile: unknown };
+    writeFileSync(`${process.env.BENCH_ALLOC_PROFILE}-${mode}.heapprofile`, JSON.stringify(profile));
+  };
+}
+
+if (process.env.BENCH_STALLS) {
+  // Debug: every GC pause and every event-loop stall over 5 ms, on stderr with a timestamp.
+  const { PerformanceObserver, performance: perf } = await import('node:perf_hooks');
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) if (e.duration > 3) process.stderr.write(`[${mode}] gc ${(e.detail as { kind?: number } | undefined)?.kind} at ${e.startTime.toFixed(0)} took ${e.duration.toFixed(1)} ms\n`);
+  }).observe({ entryTypes: ['gc'] });
+  let last = perf.now();
+  setInterval(() => {
+    const now = perf.now();
+    if (now - last > 6) process.stderr.write(`[${mode}] loop stall at ${last.toFixed(0)} for ${(now - last).toFixed(1)} ms\n`);
+    last = now;
+  }, 1).unref();
+}
 
 if (mode === 'vigil') {
   const config = loadConfig({}, {

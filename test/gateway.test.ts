@@ -219,6 +219,31 @@ test('actions: pushed at once when connected, kept until acked, redelivered afte
   await good.stop();
 });
 
+test('frames written without a copy: a burst in one tick keeps every byte, the order and the latest; NOSCRIPT falls back to EVAL', async () => {
+  const token = await issue('hana');
+  const agent = new RawAgent();
+  await agent.hello('hana', token);
+  // Distinct JPEG-tagged payloads of different sizes, some larger than a socket write, sent back to back.
+  const frames = Array.from({ length: 12 }, (_, i) => Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(1_000 + i * 15_000, i + 1), Buffer.from(`#${i}`)]));
+  for (const f of frames) agent.ws.send(f);
+  await waitFor(() => agent.messages.filter((m) => m.type === 'stored').length === frames.length, { what: 'every frame stored' });
+  const stored = agent.messages.filter((m): m is Extract<ServerMessage, { type: 'stored' }> => m.type === 'stored');
+  assert.deepEqual(stored.map((m) => m.n), frames.map((_, i) => i + 1));
+  assert.deepEqual(stored.map((m) => m.seq), frames.map((_, i) => stored[0]!.seq + i), 'frame numbers follow arrival order');
+  const latest = await vigil.registry.getClientImage('hana');
+  assert.ok(latest?.data.equals(frames.at(-1)!), 'the last frame sent is the one stored, byte for byte');
+  assert.equal(latest?.size, frames.at(-1)!.length);
+
+  // Redis forgot its scripts (restart, SCRIPT FLUSH): the next frame is stored all the same.
+  await vigil.redis.redis.script('FLUSH');
+  const from = agent.messages.length;
+  agent.ws.send(jpeg);
+  const after = await agent.next('stored', from);
+  assert.equal(after.seq, stored.at(-1)!.seq + 1);
+  assert.ok((await vigil.registry.getClientImage('hana'))?.data.equals(jpeg));
+  agent.ws.close();
+});
+
 test('seed 004 cleanup: a silent client is removed with its frame; a disconnect removes it at once', async () => {
   const token = await issue('frank');
   const agent = new RawAgent();

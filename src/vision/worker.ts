@@ -12,7 +12,7 @@ if (!port) throw new Error('src/vision/worker is a worker_threads entry, not a m
 const send = (m: FromWorker) => port.postMessage(m);
 
 try {
-  const models = await loadVisionModels();
+  const models = await loadVisionModels((workerData as WorkerInit).phones);
   const analyzer = new FrameAnalyzer(models, workerData as WorkerInit);
   // Messages are handled one after another: the pool never sends a second job before the first answers.
   let chain = Promise.resolve();

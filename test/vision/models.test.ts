@@ -8,7 +8,7 @@ import { connectTest, startTestRedis, testConfig, waitFor } from '../helpers/red
 import { createLocalAnalyzer } from '../../src/vision/local.js';
 import { euclidean, iou } from '../../src/vision/evidence.js';
 import { checkModelFiles, modelPaths, ModelFileError } from '../../src/vision/models.js';
-import { downscaleFactor, type AnalysisResult, type FrameAnalysis } from '../../src/vision/analyzer.js';
+import { analyzerOptions, downscaleFactor, FrameAnalyzer, type AnalysisResult, type FrameAnalysis } from '../../src/vision/analyzer.js';
 import { UsersDatabase } from '../../src/users/database.js';
 import { ClientRegistry } from '../../src/clients/registry.js';
 import { startVisionPool } from '../../src/vision/pool.js';
@@ -206,5 +206,28 @@ test('presence-only frames reach the detector at half size and give the same fac
     assert.ok(downscaleFactor(small.analysis, config.VISION_DETECT_SIDE) >= 2, `${file} is large enough to be shrunk`);
     assert.equal(small.analysis.faces.length, fullSize.analysis.faces.length, file);
     assert.ok(iou(small.analysis.faces[0]!.box, fullSize.analysis.faces[0]!.box) > 0.8, `${file}: ${small.analysis.faces[0]!.box} vs ${fullSize.analysis.faces[0]!.box}`);
+  }
+});
+
+test('the face mesh confirms detections: a busy background has no face, webcam frames keep theirs', async () => {
+  const demo = join(process.cwd(), 'node_modules', '@vladmandic', 'face-api', 'demo');
+  // A corner of a bar (window frames, switch plates), shifted a little as a webcam shakes: the detector
+  // alone reports weak faces (0.5–0.65) on about half of these frames.
+  const presence = { identityDue: false, phonesDue: false, jumpIou: config.VISION_JUMP_IOU, meshDue: false };
+  const unconfirmed = new FrameAnalyzer(local.models, { ...analyzerOptions(config), confirmFaces: false });
+  let weak = 0;
+  for (let i = 0; i < 8; i++) {
+    const frame = await sharp(join(demo, 'sample3.jpg')).extract({ left: (i * 7) % 17, top: (i * 5) % 11, width: 500, height: 375 }).resize(640, 480).jpeg({ quality: 80 }).toBuffer();
+    const alone = await unconfirmed.analyze(frame, presence);
+    assert.ok(alone.ok);
+    if (alone.analysis.faces.length > 0) weak++;
+    const confirmed = await local.analyzer.analyze(frame, presence);
+    assert.ok(confirmed.ok);
+    assert.deepEqual(confirmed.analysis.faces, [], `frame ${i}`);
+  }
+  assert.ok(weak > 0, 'the detector alone sees a face in the background');
+  for (const file of ['face/deepface/img1.jpg', 'spoof/silentface/image_T1.jpg', 'face/face_recognition/tests/test_images/obama.jpg']) {
+    const r = await local.analyzer.analyze(await readFile(join(DATA, file)), presence);
+    assert.ok(r.ok && r.analysis.faces.length === 1 && r.analysis.faces[0]!.score >= 0.9, `${file}: ${JSON.stringify(r.ok && r.analysis.faces)}`);
   }
 });
