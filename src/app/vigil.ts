@@ -11,13 +11,13 @@ import { buildHttpServer } from '../http/server.js';
 import { createAdminPlugin } from '../http/admin.js';
 import { usersServiceFrom } from '../http/adapters.js';
 import { createDecisionEngine, type DecisionEngine } from '../decisions/engine.js';
-import { startVisionPool } from '../vision/pool.js';
+import { startVisionPool, type VisionPool } from '../vision/pool.js';
 import { startStatusManager, type StatusManager } from '../clients/statusManager.js';
 import { closeBlockedAgents } from '../clients/statusGateway.js';
 import { createKeys, type Keys } from '../redis/keys.js';
 import { openRedis, type RedisRuntime } from './redis.js';
 
-export type VisionPool = Awaited<ReturnType<typeof startVisionPool>>;
+export type { VisionPool };
 
 /**
  * A running Vigil. `vigil serve` runs every role in one process; `ROLES` picks a subset for
@@ -90,6 +90,8 @@ export async function startVigil(config: Config, log: Logger): Promise<Vigil> {
         requestBurst: (clientId, frames, fps, reason) => publishAgentMessage(redis.redis, keys, clientId, { type: 'burst', frames, fps, reason }),
       });
       stops.push(() => vigil.vision?.stop());
+      const pool = vigil.vision;
+      hooks.push({ onFrame: () => pool.wake() });
     }
 
     if (roles.has('gateway')) {

@@ -152,6 +152,8 @@ export const settings = {
   VISION_MOTION_MAX_SKIP_MS: intFrom(0, 600_000).default(10_000),
   /** Run the face mesh on every detector frame (not only with identity and during bursts). */
   VISION_MESH_EVERY_FRAME: boolFrom.default(false),
+  /** Phone checks as a follow-up of the frame's face analysis: the faces reach the decisions without waiting for the phone detector. */
+  VISION_PHONES_FOLLOW_UP: boolFrom.default(true),
   /** Confirm every face detection with the face mesh (on the detector's image, whatever its size). */
   VISION_CONFIRM_FACES: boolFrom.default(true),
   /** Bit-identical frames for this long = frozen or injected feed, reported as spoof (0 = off). */

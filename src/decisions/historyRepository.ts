@@ -20,7 +20,7 @@ const conditionSchema = z.object({
 });
 const historySchema = z.object({
   v: z.literal(1),
-  lastFrame: z.object({ ts: z.number(), seq: z.number() }).optional(),
+  lastFrame: z.object({ ts: z.number(), seq: z.number(), followUp: z.literal(true).optional() }).optional(),
   conditions: z.partialRecord(z.enum(['noFace', 'wrongUser', 'phone', 'spoof', 'severalFaces', 'poorImage', 'analysisError', 'cameraDetached', 'cableRemoved', 'networkLost']), conditionSchema),
 });
 

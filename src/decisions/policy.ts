@@ -29,8 +29,11 @@ export interface ConditionState {
 
 export interface History {
   v: 1;
-  /** The newest frame already decided on: older or repeated frames are ignored (retries, slow workers). */
-  lastFrame?: { ts: number; seq: number };
+  /**
+   * The newest frame already decided on: older or repeated frames are ignored (retries, slow workers),
+   * except that frame's one phones-only follow-up (`followUp` records that it came).
+   */
+  lastFrame?: { ts: number; seq: number; followUp?: true };
   conditions: Partial<Record<ConditionKey, ConditionState>>;
 }
 
@@ -113,6 +116,12 @@ export function evaluateObservation(obs: Observation, cfg: PolicyConfig): Evalua
     return { verdicts, scores };
   }
   verdicts.analysisError = 'clear';
+  if (obs.stages?.followUp) {
+    // A phones-only follow-up of a frame already evaluated: its faces are carried, so it is no second
+    // analysis of faces, identity or spoof (grace counted in analyses must not advance twice per frame).
+    evaluatePhones(obs, cfg, verdicts, scores);
+    return { verdicts, scores };
+  }
   // Frames arrive, so the camera and the network work: device conditions have recovered.
   for (const key of telemetryKeys) verdicts[key] = 'clear';
 
@@ -157,15 +166,18 @@ export function evaluateObservation(obs: Observation, cfg: PolicyConfig): Evalua
     scores.spoof = { realScore: sp.realScore };
   }
 
-  if (obs.phones) {
-    const ph = obs.phones;
-    const maxScore = ph.detections.reduce((m, d) => Math.max(m, d.score), 0);
-    const held = r.phone.requirePersistent ? ph.persistent : maxScore >= r.phone.minScore;
-    verdicts.phone = held ? 'held' : 'clear';
-    scores.phone = { phones: ph.detections.length, maxPhoneScore: maxScore, persistent: ph.persistent ? 1 : 0 };
-  }
-
+  evaluatePhones(obs, cfg, verdicts, scores);
   return { verdicts, scores };
+}
+
+function evaluatePhones(obs: Observation, cfg: PolicyConfig, verdicts: Evaluation['verdicts'], scores: Evaluation['scores']): void {
+  if (!obs.phones) return;
+  const r = cfg.reasons.phone;
+  const ph = obs.phones;
+  const maxScore = ph.detections.reduce((m, d) => Math.max(m, d.score), 0);
+  const held = r.requirePersistent ? ph.persistent : maxScore >= r.minScore;
+  verdicts.phone = held ? 'held' : 'clear';
+  scores.phone = { phones: ph.detections.length, maxPhoneScore: maxScore, persistent: ph.persistent ? 1 : 0 };
 }
 
 export function evaluateTelemetry(record: TelemetryRecord): Evaluation {
@@ -214,7 +226,8 @@ export function decide(input: PolicyInput, history: History, cfg: PolicyConfig, 
   if (input.kind === 'observation') {
     const { frameTs, frameSeq } = input.obs;
     const last = history.lastFrame;
-    if (last && (frameTs < last.ts || (frameTs === last.ts && frameSeq <= last.seq))) {
+    const followUpOfLast = input.obs.stages?.followUp === true && last !== undefined && frameTs === last.ts && frameSeq === last.seq && !last.followUp;
+    if (last && !followUpOfLast && (frameTs < last.ts || (frameTs === last.ts && frameSeq <= last.seq))) {
       return { history, ignored: true, recovered: [], suppressed: [] };
     }
   }
@@ -294,7 +307,7 @@ export function decide(input: PolicyInput, history: History, cfg: PolicyConfig, 
   }
 
   const next: History = { v: 1, conditions };
-  const lastFrame = input.kind === 'observation' ? { ts: input.obs.frameTs, seq: input.obs.frameSeq } : history.lastFrame;
+  const lastFrame = input.kind === 'observation' ? { ts: input.obs.frameTs, seq: input.obs.frameSeq, ...(input.obs.stages?.followUp ? { followUp: true as const } : {}) } : history.lastFrame;
   if (lastFrame) next.lastFrame = lastFrame;
   return { decision, history: next, ignored: false, recovered, suppressed };
 }

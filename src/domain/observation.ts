@@ -85,6 +85,8 @@ export interface Observation {
     detector?: boolean;
     /** Phones were due but nothing moved since the last phone check, so that check still holds (no `phones` field). */
     phonesUnchanged?: boolean;
+    /** A phones-only follow-up of a frame whose face observation came first (VISION_PHONES_FOLLOW_UP). */
+    followUp?: boolean;
   };
   timings?: Record<string, number>;
 }

@@ -23,6 +23,13 @@ export interface AnalysisPlan {
    */
   meshDue?: boolean;
   /**
+   * Leave a needed phone check to a follow-up phones-only analysis of the same frame (`ran.phonesPending`),
+   * so the faces of this frame reach the decisions without waiting for the phone detector (~170 ms).
+   */
+  deferPhones?: boolean;
+  /** Run only the phone detector on this frame; the faces are carried from the analysis that deferred it. */
+  phonesOnly?: { faces: FaceDetail[] };
+  /**
    * Motion gate (src/vision/motion.ts): thumbnails of the frame the detector / the phone detector last
    * ran on. When this frame's thumbnail differs from one by at most `threshold`, that stage is not
    * run again: the detector's faces are `lastFaces`, carried forward; the phone check is reported as
@@ -97,6 +104,10 @@ export interface FrameAnalysis {
     detector?: boolean;
     /** Phones were due but nothing moved since the last phone check: its result still holds. */
     phonesUnchanged?: boolean;
+    /** Phones were needed and deferred (plan.deferPhones): a phones-only analysis of this frame follows. */
+    phonesPending?: boolean;
+    /** This is that phones-only analysis (plan.phonesOnly). */
+    followUp?: boolean;
   };
   /** Grey thumbnail of this frame (motion gate reference for the next frames of this client). */
   thumb?: Uint8Array;
@@ -295,7 +306,6 @@ export class FrameAnalyzer {
       }
       return small;
     };
-    const detectInput: Tensor4D = k > 1 ? smallTensor() : fullTensors().t4;
     const scaleBox = (b: readonly number[]): Box => roundBox(k > 1 ? b.map((v) => v * k) : b);
     const { inputWidth: phoneW, inputHeight: phoneH } = this.models.phones;
     // The phone detector reads the small image when it is about its input size (YOLOv5s at 320x256); else the
@@ -310,10 +320,18 @@ export class FrameAnalyzer {
       return found.map((p) => ({ box: roundBox(p.box.map((v) => v * pk)), score: p.score }));
     };
     try {
+      if (plan.phonesOnly) {
+        const phones = await detectPhones();
+        timings.total = performance.now() - t0;
+        timings.model = timings.phones ?? 0;
+        for (const k of Object.keys(timings) as (keyof StageTimings)[]) timings[k] = round(timings[k] ?? 0, 2);
+        return { width: img.width, height: img.height, format: img.format, quality, faces: plan.phonesOnly.faces, phones, ran: { identity: false, spoof: false, phones: true, detector: false, followUp: true }, thumb, timings };
+      }
+      const detectInput: Tensor4D = k > 1 ? smallTensor() : fullTensors().t4;
       const spoofPlanned = plan.identityDue;
       let td = performance.now();
       const mesh = plan.meshDue ?? true;
-      const inline = runPhones && k === 1 && this.models.phones.name === 'centernet';
+      const inline = !plan.deferPhones && runPhones && k === 1 && this.models.phones.name === 'centernet';
       // The mesh also confirms each detection (Human keeps a face only if the mesh finds one in its box).
       const result = await human.detect(detectInput, this.humanPass(spoofPlanned, mesh || this.options.confirmFaces, inline));
       timings.detect = performance.now() - td;
@@ -321,6 +339,8 @@ export class FrameAnalyzer {
       const faces = [...result.face].sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
       // The faces changed on this very frame (a phone held up hides or moves the face): check phones now.
       if (plan.phonesDue && !runPhones && facesChanged(gate?.phonesFaces, faces.map((f) => ({ box: scaleBox(f.box) })))) runPhones = true;
+      const phonesPending = runPhones && plan.deferPhones === true;
+      if (phonesPending) runPhones = false;
       const phones = inline
         ? result.object.filter((o) => o.label === 'cell phone' && o.score >= this.options.phoneMinScore).map((o) => ({ box: roundBox(o.box), score: round(o.score, 3) }))
         : runPhones
@@ -346,7 +366,7 @@ export class FrameAnalyzer {
         format: img.format,
         quality,
         faces: details,
-        ran: { identity: false, spoof: false, phones: runPhones, detector: true, phonesUnchanged: plan.phonesDue && !runPhones },
+        ran: { identity: false, spoof: false, phones: runPhones, detector: true, phonesUnchanged: plan.phonesDue && !runPhones && !phonesPending, ...(phonesPending ? { phonesPending } : {}) },
         thumb,
         motion,
         timings,

@@ -6,10 +6,10 @@ import type { Config } from '../config/index.js';
 import type { Observation } from '../domain/observation.js';
 import type { Keys } from '../redis/keys.js';
 import type { VigilRedis } from '../redis/scripts.js';
-import { ClientRegistry } from '../clients/registry.js';
+import { ClientRegistry, type StoredFrame } from '../clients/registry.js';
 import { dataFolders } from '../data/folders.js';
 import { UsersDatabase } from '../users/database.js';
-import type { AnalysisPlan, AnalysisResult, AnalyzerOptions } from './analyzer.js';
+import type { AnalysisPlan, AnalysisResult, AnalyzerOptions, FaceDetail } from './analyzer.js';
 import { ReadyQueue } from './readyQueue.js';
 import { analyzerOptions } from './analyzer.js';
 import { foldAnalysis, frozenFeedCheck, newTrack, planFor, trackSettings, type TrackState, type UserDescriptors } from './tracker.js';
@@ -41,6 +41,8 @@ export interface VisionPoolStats {
   stages: { identity: number; spoof: number; phones: number; detector: number; detectorSkipped: number; phonesUnchanged: number };
   /** Frozen-feed spoof observations emitted (bit-identical frames for VISION_FROZEN_FEED_MS). */
   frozenFeeds: number;
+  /** Phone checks left due to a later frame because every phone lane was busy (workers - 1 lanes). */
+  phonesPostponed: number;
   /** Mean per-frame pipeline ms and the part spent inside model calls. */
   meanMs: number;
   meanModelMs: number;
@@ -143,7 +145,16 @@ class Slot {
  * ready client from Redis (fair, latest frame wins, one worker per client at a time, paused/blocked
  * skipped), analysing only what is due (adaptive), and handing the observation to the decision step.
  */
-export async function startVisionPool(opts: VisionPoolOptions): Promise<{ stop(): Promise<void>; stats(): VisionPoolStats; users: UsersDatabase | undefined }> {
+export interface VisionPool {
+  stop(): Promise<void>;
+  stats(): VisionPoolStats;
+  /** A frame was stored: idle workers look at the ready queue now instead of at their next poll. */
+  wake(): void;
+  /** The users database this pool describes references with (enrolment through the API uses it). */
+  users: UsersDatabase | undefined;
+}
+
+export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPool> {
   const { config, log, redis, keys } = opts;
   const count = config.VISION_WORKERS > 0 ? config.VISION_WORKERS : availableParallelism();
   const init: AnalyzerOptions = analyzerOptions(config);
@@ -178,10 +189,28 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<{ stop()
       log,
     });
 
-  const st: VisionPoolStats = { workers: count, analysed: 0, errors: 0, identicalSkipped: 0, crashes: 0, timeouts: 0, busy: 0, stages: { identity: 0, spoof: 0, phones: 0, detector: 0, detectorSkipped: 0, phonesUnchanged: 0 }, frozenFeeds: 0, meanMs: 0, meanModelMs: 0, analysedByClient: {} };
+  const st: VisionPoolStats = { workers: count, analysed: 0, errors: 0, identicalSkipped: 0, crashes: 0, timeouts: 0, busy: 0, stages: { identity: 0, spoof: 0, phones: 0, detector: 0, detectorSkipped: 0, phonesUnchanged: 0 }, frozenFeeds: 0, phonesPostponed: 0, meanMs: 0, meanModelMs: 0, analysedByClient: {} };
   let totalMs = 0;
   let totalModelMs = 0;
   let stopped = false;
+  // Phone checks (~170 ms each) run on at most workers - 1 workers at once, so one worker is always free
+  // for the next frame: a violation is not decided behind someone else's phone check. A check that finds
+  // no free lane stays due and runs on the client's next frame.
+  const phoneLanes = Math.max(1, count - 1);
+  let phonesRunning = 0;
+  // Idle workers poll the ready queue with backoff (frames may come from a gateway in another process);
+  // a gateway in this process wakes them at once, so a frame does not wait for the next poll.
+  const sleepers = new Set<() => void>();
+  const idle = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        sleepers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      sleepers.add(done);
+    });
 
   async function replace(slot: Slot, err: WorkerLost): Promise<void> {
     if (err.why === 'timeout') st.timeouts++;
@@ -195,6 +224,35 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<{ stop()
         log.error({ err: (e as Error).message }, 'vision worker restart failed; retrying');
         await sleep(1_000);
       }
+    }
+  }
+
+  /**
+   * The phone check a frame's analysis deferred (plan.deferPhones), on the same frame, once its faces have
+   * reached the decisions; its observation follows the first. A lost worker only loses this check: the
+   * next one is due at the next frame.
+   */
+  async function checkPhones(slot: Slot, clientId: string, frame: StoredFrame, faces: FaceDetail[]): Promise<void> {
+    let result: AnalysisResult;
+    try {
+      result = await slot.run(frame.data, { identityDue: false, phonesDue: true, jumpIou: settings.jumpIou, phonesOnly: { faces } });
+    } catch (err) {
+      if (!(err instanceof WorkerLost)) throw err;
+      log.warn({ clientId, frameSeq: frame.frameNumber, why: err.why }, 'vision worker lost during a phone check; replacing it');
+      await replace(slot, err);
+      return;
+    }
+    if (!result.ok) return;
+    const track = tracks.get(clientId) ?? newTrack();
+    const out = foldAnalysis(track, { clientId, frameSeq: frame.frameNumber, frameTs: frame.tsMs, modelVersion, now: Date.now(), result, users: users.snapshot() }, settings);
+    tracks.set(clientId, { ...out.track, lastHash: track.lastHash, hashSince: track.hashSince });
+    st.stages.phones++;
+    totalMs += result.analysis.timings.total;
+    totalModelMs += result.analysis.timings.model;
+    try {
+      await opts.onObservation(out.observation, frame.data);
+    } catch (err) {
+      log.error({ clientId, err: (err as Error).message }, 'onObservation failed');
     }
   }
 
@@ -265,6 +323,16 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<{ stop()
     } catch (err) {
       log.error({ clientId, err: (err as Error).message }, 'onObservation failed');
     }
+    if (result.ok && result.analysis.ran.phonesPending) {
+      if (phonesRunning < phoneLanes) {
+        phonesRunning++;
+        try {
+          await checkPhones(slot, clientId, frame, result.analysis.faces);
+        } finally {
+          phonesRunning--;
+        }
+      } else st.phonesPostponed++;
+    }
     if (out.burst) {
       try {
         await opts.requestBurst(clientId, out.burst.frames, out.burst.fps, out.burst.reason);
@@ -299,7 +367,7 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<{ stop()
         continue;
       }
       if (!taken) {
-        await sleep(idleMs);
+        await idle(idleMs);
         idleMs = Math.min(100, idleMs * 2);
         continue;
       }
@@ -327,13 +395,16 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<{ stop()
   return {
     async stop() {
       stopped = true;
+      for (const done of [...sleepers]) done();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([Promise.all(loops), new Promise<void>((r) => (timer = setTimeout(r, config.VISION_JOB_TIMEOUT_MS)))]);
       clearTimeout(timer);
       await Promise.all(slots.map((s) => s.stop()));
     },
     stats: () => ({ ...st, stages: { ...st.stages }, analysedByClient: { ...st.analysedByClient } }),
-    /** The users database this pool describes references with (enrolment through the API uses it). */
+    wake() {
+      for (const done of [...sleepers]) done();
+    },
     users: users instanceof UsersDatabase ? users : undefined,
   };
 }

@@ -72,6 +72,8 @@ export interface TrackSettings {
   meshEveryFrame: boolean;
   /** Bit-identical frames for this long = a frozen or injected feed (0 = off). */
   frozenMs: number;
+  /** Phone checks run as a follow-up of the frame's face analysis, after its observation went to the decisions. */
+  phonesFollowUp: boolean;
 }
 
 export function trackSettings(c: Config): TrackSettings {
@@ -87,6 +89,7 @@ export function trackSettings(c: Config): TrackSettings {
     motion: { threshold: c.VISION_MOTION_THRESHOLD, maxSkipMs: c.VISION_MOTION_MAX_SKIP_MS, phonesIgnoreFace: c.VISION_PHONE_IGNORE_FACE_MOTION },
     meshEveryFrame: c.VISION_MESH_EVERY_FRAME,
     frozenMs: c.VISION_FROZEN_FEED_MS,
+    phonesFollowUp: c.VISION_PHONES_FOLLOW_UP,
   };
 }
 
@@ -100,6 +103,7 @@ export function planFor(track: TrackState, now: number, s: TrackSettings): Analy
     lastBox: track.lastBox,
     jumpIou: s.jumpIou,
     meshDue: s.meshEveryFrame || burstArriving,
+    deferPhones: s.phonesFollowUp,
     // Burst frames are never gated: a blink moves too few pixels to pass the gate but is the point of a burst.
     ...(s.motion.threshold > 0 && !burstArriving
       ? {
@@ -159,7 +163,7 @@ export function foldAnalysis(track: TrackState, input: FoldInput, s: TrackSettin
     durationMs: Math.round(a.timings.total),
     quality: a.quality,
     faces: a.faces.map((f) => ({ box: f.box, score: f.score })),
-    stages: { identity: a.ran.identity, spoof: a.ran.spoof, phones: a.ran.phones, detector: detected, phonesUnchanged: a.ran.phonesUnchanged === true },
+    stages: { identity: a.ran.identity, spoof: a.ran.spoof, phones: a.ran.phones, detector: detected, phonesUnchanged: a.ran.phonesUnchanged === true, ...(a.ran.followUp ? { followUp: true } : {}) },
     timings: { ...a.timings, ...(a.motion !== undefined ? { motion: a.motion } : {}) },
   };
   const next: TrackState = { ...track, lastBox: main?.box, history };

@@ -269,6 +269,20 @@ test('policy: a repeated or older frame is ignored and leaves the history untouc
   assert.equal(warnings, 1);
 });
 
+test('policy: a phones-only follow-up of the last frame counts for phones only, once', () => {
+  // Phones checked on every frame, acted on at the first sighting; no face on the frames (a phone hides it).
+  const policy = parsePolicy({ reasons: { phone: { requirePersistent: false, minScore: 0.5 } } }).config;
+  const { obs, now } = [...scriptObservations([{ scene: 'nobody', seconds: 1 }], { startMs: START })][0]!;
+  const first = decide({ kind: 'observation', obs }, emptyHistory(), policy, now);
+  assert.equal(first.history.conditions.noFace?.count, 1);
+  const followUp = { ...obs, faces: [], stages: { identity: false, spoof: false, phones: true, detector: false, followUp: true }, phones: { detections: [{ box: [10, 10, 50, 90] as [number, number, number, number], score: 0.9 }], persistent: true } };
+  const second = decide({ kind: 'observation', obs: followUp }, first.history, policy, now + 150);
+  assert.notEqual(second.ignored, true);
+  assert.equal(second.history.conditions.noFace?.count, 1, 'the frame\'s faces are not counted twice');
+  assert.equal(second.history.conditions.phone?.count, 1);
+  assert.equal(decide({ kind: 'observation', obs: followUp }, second.history, policy, now + 160).ignored, true, 'a repeated follow-up is ignored');
+});
+
 test('policy: a condition gone stale starts over instead of escalating at once', () => {
   const first = runScript([{ scene: 'nobody', seconds: 11 }]);
   assert.deepEqual(first.fired, [fired(10, A.ACTION_WARNING, R.REASON_NO_FACE)]);

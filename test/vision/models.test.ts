@@ -135,8 +135,15 @@ test('the pool with a real worker thread analyses a frame and verifies identity 
     const registry = new ClientRegistry(conns.redis, conns.keys);
     await registry.storeFrame('barack', await readFile(join(FR, 'tests', 'test_images', 'obama2.jpg')), 'jpeg');
     await registry.storeFrame('joe', await readFile(join(FR, 'tests', 'test_images', 'obama3.jpg')), 'jpeg');
-    await waitFor(() => observations.length === 2, { timeoutMs: 60_000, what: 'two observations' });
-    const byClient = new Map(observations.map((o) => [o.clientId, o]));
+    // Each frame: its faces and identity first, then the phone check as a follow-up of the same frame.
+    await waitFor(() => observations.length === 4, { timeoutMs: 60_000, what: 'two observations per frame' });
+    for (const id of ['barack', 'joe']) {
+      const mine = observations.filter((o) => o.clientId === id);
+      assert.deepEqual(mine.map((o) => o.stages?.followUp === true), [false, true]);
+      assert.equal(mine[1]!.frameSeq, mine[0]!.frameSeq);
+      assert.ok(mine[1]!.phones && !mine[1]!.identity && mine[0]!.phones === undefined);
+    }
+    const byClient = new Map(observations.filter((o) => !o.stages?.followUp).map((o) => [o.clientId, o]));
     assert.equal(byClient.get('barack')!.identity?.verdict, 'match');
     assert.equal(byClient.get('joe')!.identity?.verdict, 'other_user');
     assert.equal(byClient.get('joe')!.identity?.nearestOther?.user, 'barack');
