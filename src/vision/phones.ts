@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { GraphModel, Tensor, Tensor4D, io } from '@tensorflow/tfjs';
 import type { Box } from '../domain/observation.js';
+import { iou } from './evidence.js';
 
 type Tf = typeof import('@tensorflow/tfjs');
 
@@ -168,20 +169,10 @@ export class YoloPhoneDetector {
   }
 }
 
-function overlap(a: Box, b: Box): number {
-  const x0 = Math.max(a[0], b[0]);
-  const y0 = Math.max(a[1], b[1]);
-  const x1 = Math.min(a[0] + a[2], b[0] + b[2]);
-  const y1 = Math.min(a[1] + a[3], b[1] + b[3]);
-  const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
-  const union = a[2] * a[3] + b[2] * b[3] - inter;
-  return union > 0 ? inter / union : 0;
-}
-
 /** Greedy non-maximum suppression: the best box wins, boxes overlapping it by more than `iouMax` go. */
 export function nms(boxes: PhoneBox[], iouMax: number): PhoneBox[] {
   const sorted = [...boxes].sort((a, b) => b.score - a.score);
   const kept: PhoneBox[] = [];
-  for (const b of sorted) if (kept.every((k) => overlap(k.box, b.box) <= iouMax)) kept.push(b);
+  for (const b of sorted) if (kept.every((k) => iou(k.box, b.box) <= iouMax)) kept.push(b);
   return kept;
 }
