@@ -13,7 +13,6 @@ export const scriptsDir = join(projectRoot, 'src', 'redis', 'scripts');
 export interface VigilScripts {
   removeIfSilent(clients: string, client: string, image: string, seen: string, id: string, cutoffMs: number): Promise<number>;
   ackAction(actions: string, actionId: string): Promise<number>;
-  storeFrame(clients: string, client: string, image: string, ready: string, seen: string, id: string, data: Buffer, format: string, nowMs: number, nowIso: string): Promise<number>;
   touchClient(clients: string, client: string, seen: string, id: string, nowMs: number, nowIso: string): Promise<number>;
   /** Decisions: CAS the history and queue the action atomically; returns the new revision or 0 on conflict. */
   commitDecision(history: string, actions: string, expectedRev: string, state: string, ttlMs: number, actionJson: string, wakeChannel: string, id: string, trailField: string, recordJson: string): Promise<number>;
@@ -28,11 +27,17 @@ export interface VigilScripts {
 
 export type VigilRedis = Redis & VigilScripts;
 
+/** A script file's command name, number of keys and source; undefined for a file not named `<name>-<numberOfKeys>.lua`. */
+function readScript(file: string): { name: string; numberOfKeys: number; lua: string } | undefined {
+  const match = /^(\w+)-(\d+)\.lua$/.exec(file);
+  return match ? { name: match[1]!, numberOfKeys: Number(match[2]), lua: readFileSync(join(scriptsDir, file), 'utf8') } : undefined;
+}
+
+/** Every script as an ioredis command (storeFrame is called through BufferScript instead, without a copy). */
 export function defineScripts(client: Redis): VigilRedis {
   for (const file of readdirSync(scriptsDir)) {
-    const match = /^(\w+)-(\d+)\.lua$/.exec(file);
-    if (!match) continue;
-    client.defineCommand(match[1]!, { numberOfKeys: Number(match[2]), lua: readFileSync(join(scriptsDir, file), 'utf8') });
+    const script = readScript(file);
+    if (script) client.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
   }
   return client as VigilRedis;
 }
@@ -103,10 +108,10 @@ export class BufferScript {
     private readonly argsBefore: number,
     private readonly argsAfter: number,
   ) {
-    const match = /^(\w+)-(\d+)\.lua$/.exec(file);
-    if (!match) throw new Error(`${file}: a script file is named <name>-<numberOfKeys>.lua`);
-    this.lua = readFileSync(join(scriptsDir, file), 'utf8');
-    this.numKeys = Number(match[2]);
+    const script = readScript(file);
+    if (!script) throw new Error(`${file}: a script file is named <name>-<numberOfKeys>.lua`);
+    this.lua = script.lua;
+    this.numKeys = script.numberOfKeys;
     const count = `*${3 + argsBefore + 1 + argsAfter}\r\n`;
     const sha = createHash('sha1').update(this.lua).digest('hex');
     this.evalshaHead = `${count}${bulk('evalsha')}${bulk(sha)}${bulk(String(this.numKeys))}`;

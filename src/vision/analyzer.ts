@@ -73,8 +73,8 @@ export interface StageTimings {
   quality: number;
   /** Human's detect call (detector + mesh [+ antispoof + liveness]). */
   detect: number;
-  /** The phone detector (YOLOv5s); set by the analyser, absent in stand-ins from before it. */
-  phones?: number;
+  /** The phone detector (centernet's own pass, or YOLOv5s). */
+  phones: number;
   /** A second detect pass for antispoof when the box jumped (rare). */
   spoof: number;
   landmarks: number;
@@ -194,6 +194,14 @@ export function downsample(img: Pick<DecodedImage, 'data' | 'width' | 'height'>,
 }
 
 const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
+
+/** Closes a frame's timings: total since t0, model = the time inside model calls, all to 0.01 ms. */
+function finishTimings(timings: StageTimings, t0: number): StageTimings {
+  timings.total = performance.now() - t0;
+  timings.model = timings.detect + timings.phones + timings.spoof + timings.landmarks + timings.descriptor;
+  for (const k of Object.keys(timings) as (keyof StageTimings)[]) timings[k] = round(timings[k], 2);
+  return timings;
+}
 const roundBox = (b: readonly number[]): Box => [Math.round(b[0]!), Math.round(b[1]!), Math.round(b[2]!), Math.round(b[3]!)];
 
 function eyeOpenness(face: FaceResult): number | undefined {
@@ -265,8 +273,7 @@ export class FrameAnalyzer {
     const identityNeeded = plan.identityDue && gate !== undefined && gate.lastFaces.length > 0;
     if (gate && !identityNeeded && !runPhones && !moved(gate.detectRef)) {
       // Nothing moved since the detector last ran: its faces still hold; no tensor, no model call.
-      const timings: StageTimings = { decode: decodeMs, quality: qualityMs, detect: 0, phones: 0, spoof: 0, landmarks: 0, descriptor: 0, total: performance.now() - t0, model: 0 };
-      for (const k of Object.keys(timings) as (keyof StageTimings)[]) timings[k] = round(timings[k] ?? 0, 2);
+      const timings = finishTimings({ decode: decodeMs, quality: qualityMs, detect: 0, phones: 0, spoof: 0, landmarks: 0, descriptor: 0, total: 0, model: 0 }, t0);
       return {
         width: img.width,
         height: img.height,
@@ -316,15 +323,13 @@ export class FrameAnalyzer {
       const tp = performance.now();
       const { t, k: pk } = phoneInput();
       const found = await this.models.phones.detect(t, this.options.phoneMinScore);
-      timings.phones = (timings.phones ?? 0) + performance.now() - tp;
+      timings.phones += performance.now() - tp;
       return found.map((p) => ({ box: roundBox(p.box.map((v) => v * pk)), score: p.score }));
     };
     try {
       if (plan.phonesOnly) {
         const phones = await detectPhones();
-        timings.total = performance.now() - t0;
-        timings.model = timings.phones ?? 0;
-        for (const k of Object.keys(timings) as (keyof StageTimings)[]) timings[k] = round(timings[k] ?? 0, 2);
+        finishTimings(timings, t0);
         return { width: img.width, height: img.height, format: img.format, quality, faces: plan.phonesOnly.faces, phones, ran: { identity: false, spoof: false, phones: true, detector: false, followUp: true }, thumb, timings };
       }
       const detectInput: Tensor4D = k > 1 ? smallTensor() : fullTensors().t4;
@@ -399,9 +404,7 @@ export class FrameAnalyzer {
           analysis.ran.identity = true;
         }
       }
-      timings.total = performance.now() - t0;
-      timings.model = timings.detect + (timings.phones ?? 0) + timings.spoof + timings.landmarks + timings.descriptor;
-      for (const k of Object.keys(timings) as (keyof StageTimings)[]) timings[k] = round(timings[k] ?? 0, 2);
+      finishTimings(timings, t0);
       return analysis;
     } finally {
       tf.dispose(made);

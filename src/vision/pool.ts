@@ -227,6 +227,15 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPo
     }
   }
 
+  /** Hands an observation to the decisions; their failure is logged, never the analysis loop's. */
+  async function emit(observation: Observation, frame: Buffer): Promise<void> {
+    try {
+      await opts.onObservation(observation, frame);
+    } catch (err) {
+      log.error({ clientId: observation.clientId, err: (err as Error).message }, 'onObservation failed');
+    }
+  }
+
   /**
    * The phone check a frame's analysis deferred (plan.deferPhones), on the same frame, once its faces have
    * reached the decisions; its observation follows the first. A lost worker only loses this check: the
@@ -249,11 +258,7 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPo
     st.stages.phones++;
     totalMs += result.analysis.timings.total;
     totalModelMs += result.analysis.timings.model;
-    try {
-      await opts.onObservation(out.observation, frame.data);
-    } catch (err) {
-      log.error({ clientId, err: (err as Error).message }, 'onObservation failed');
-    }
+    await emit(out.observation, frame.data);
   }
 
   async function analyseClient(slot: Slot, clientId: string, readySince: number): Promise<void> {
@@ -267,11 +272,7 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPo
       tracks.set(clientId, frozen.track);
       if (frozen.observation) {
         st.frozenFeeds++;
-        try {
-          await opts.onObservation(frozen.observation, frame.data);
-        } catch (err) {
-          log.error({ clientId, err: (err as Error).message }, 'onObservation failed');
-        }
+        await emit(frozen.observation, frame.data);
       }
       return;
     }
@@ -318,11 +319,7 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPo
       else st.stages.detector++;
       if (result.analysis.ran.phonesUnchanged) st.stages.phonesUnchanged++;
     }
-    try {
-      await opts.onObservation(out.observation, frame.data);
-    } catch (err) {
-      log.error({ clientId, err: (err as Error).message }, 'onObservation failed');
-    }
+    await emit(out.observation, frame.data);
     if (result.ok && result.analysis.ran.phonesPending) {
       if (phonesRunning < phoneLanes) {
         phonesRunning++;

@@ -31,7 +31,7 @@ port.on('message', (msg: ToWorker) => {
         spoof: msg.plan.identityDue ? { real: 0.9, live: 0.9 } : undefined,
         phones: msg.plan.phonesDue ? [] : undefined,
         ran: { identity: msg.plan.identityDue, spoof: msg.plan.identityDue, phones: msg.plan.phonesDue },
-        timings: { decode: 0, quality: 0, detect: ms, spoof: 0, landmarks: 0, descriptor: 0, total: ms, model: ms },
+        timings: { decode: 0, quality: 0, detect: ms, phones: 0, spoof: 0, landmarks: 0, descriptor: 0, total: ms, model: ms },
       }),
     });
   }, ms);

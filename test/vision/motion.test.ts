@@ -65,7 +65,7 @@ const analysis = (over: Partial<FrameAnalysis>) =>
   fakeAnalysis({
     faces: [{ box: [100, 100, 120, 140], score: 0.9, eyeOpen: 0.3, yaw: 2 }],
     ran: { identity: false, spoof: false, phones: false, detector: true },
-    timings: { decode: 1, quality: 1, detect: 30, spoof: 0, landmarks: 0, descriptor: 0, total: 32, model: 30 },
+    timings: { decode: 1, quality: 1, detect: 30, phones: 0, spoof: 0, landmarks: 0, descriptor: 0, total: 32, model: 30 },
     ...over,
   });
 

@@ -60,7 +60,7 @@ test('the scan is cached, redone when a user folder changes, and descriptors com
 });
 
 test('a reference image needs exactly one sharp, large enough face', () => {
-  const base = { width: 640, height: 480, format: 'jpeg' as const, ran: { identity: true, spoof: false, phones: false }, timings: { decode: 0, quality: 0, detect: 0, spoof: 0, landmarks: 0, descriptor: 0, total: 0, model: 0 } };
+  const base = { width: 640, height: 480, format: 'jpeg' as const, ran: { identity: true, spoof: false, phones: false }, timings: { decode: 0, quality: 0, detect: 0, phones: 0, spoof: 0, landmarks: 0, descriptor: 0, total: 0, model: 0 } };
   const q = { brightness: 120, sharpness: 300, tooDark: false, tooBright: false, blurred: false };
   const face = (w: number) => ({ box: [0, 0, w, w] as [number, number, number, number], score: 0.9 });
   const d = Array.from({ length: 128 }, () => 0);
