@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
-import sharp from 'sharp';
-import { writeFileAtomic } from '../data/folders.js';
 import { clientIdSchema } from '../domain/protocol.js';
 import type { Keys } from '../redis/keys.js';
 import type { VigilRedis } from '../redis/scripts.js';
+import { storeReferenceImage, UndecodableImageError, userFolders } from '../users/database.js';
 import type { ActionFilter, ActionRecord, ActionsService, EnrolledUser, UsersService } from './services.js';
 
 /** What the audit stream's `record` field holds (src/decisions/actionRecord.ts), as far as the API reads it. */
@@ -130,30 +128,18 @@ export function usersServiceFrom(db: UsersDatabaseLike, usersDir: string): Users
  */
 export function folderUsersService(usersDir: string): UsersService {
   const db: UsersDatabaseLike = {
-    async listUsers() {
-      try {
-        const entries = await readdir(usersDir, { withFileTypes: true });
-        return entries.filter((d) => d.isDirectory() && clientIdSchema.safeParse(d.name).success).map((d) => d.name).sort();
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        throw err;
-      }
-    },
+    listUsers: async () => (await userFolders(usersDir)) ?? [],
     async enrolUser(user, images) {
       const name = clientIdSchema.parse(user);
       const accepted: { name: string; file: string }[] = [];
       const refused: { name: string; reason: string }[] = [];
       for (const img of images) {
-        let jpeg: Buffer;
         try {
-          jpeg = await sharp(img.bytes).rotate().jpeg({ quality: 92 }).toBuffer();
-        } catch {
-          refused.push({ name: img.name, reason: 'the image cannot be decoded' });
-          continue;
+          accepted.push({ name: img.name, file: await storeReferenceImage(usersDir, name, img.bytes) });
+        } catch (err) {
+          if (!(err instanceof UndecodableImageError)) throw err;
+          refused.push({ name: img.name, reason: err.message });
         }
-        const file = join(usersDir, name, `${createHash('sha256').update(img.bytes).digest('hex').slice(0, 16)}.jpg`);
-        await writeFileAtomic(file, jpeg);
-        accepted.push({ name: img.name, file });
       }
       return { accepted, refused };
     },

@@ -58,6 +58,46 @@ export function referenceUsability(result: AnalysisResult): Usability {
   return { ok: true, descriptor: a.descriptor };
 }
 
+/** The valid user folders under `dir`, sorted (undefined when `dir` does not exist); `onInvalid` hears the others. */
+export async function userFolders(dir: string, onInvalid?: (folder: string) => void): Promise<string[] | undefined> {
+  let names: string[];
+  try {
+    names = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  return names
+    .filter((n) => {
+      const ok = clientIdSchema.safeParse(n).success;
+      if (!ok) onInvalid?.(n);
+      return ok;
+    })
+    .sort();
+}
+
+export class UndecodableImageError extends Error {
+  constructor() {
+    super('the image cannot be decoded');
+  }
+}
+
+/**
+ * Stores a reference image of a (validated) user as seed 000 expects it: upright JPEG named by the
+ * content hash of what came in, written atomically. Throws UndecodableImageError when it is no image.
+ */
+export async function storeReferenceImage(dir: string, user: string, bytes: Buffer): Promise<string> {
+  let jpeg: Buffer;
+  try {
+    jpeg = await sharp(bytes).rotate().jpeg({ quality: 92 }).toBuffer();
+  } catch {
+    throw new UndecodableImageError();
+  }
+  const file = join(dir, user, `${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.jpg`);
+  await writeFileAtomic(file, jpeg);
+  return file;
+}
+
 export class UsersDatabase {
   private users: string[] = [];
   private descriptorsByUser = new Map<string, number[][]>();
@@ -95,20 +135,9 @@ export class UsersDatabase {
   }
 
   private async folderSignature(): Promise<{ signature: string; users: string[] }> {
-    let names: string[];
-    let rootMtime: number;
-    try {
-      rootMtime = (await stat(this.o.dir)).mtimeMs;
-      names = (await readdir(this.o.dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { signature: 'missing', users: [] };
-      throw err;
-    }
-    const users = names.filter((n) => {
-      const ok = clientIdSchema.safeParse(n).success;
-      if (!ok) this.o.log?.warn({ folder: n }, 'users database: folder name is not a valid user name; ignored');
-      return ok;
-    }).sort();
+    const users = await userFolders(this.o.dir, (folder) => this.o.log?.warn({ folder }, 'users database: folder name is not a valid user name; ignored'));
+    if (!users) return { signature: 'missing', users: [] };
+    const rootMtime = (await stat(this.o.dir)).mtimeMs;
     const mtimes = await Promise.all(users.map(async (u) => (await stat(join(this.o.dir, u))).mtimeMs));
     return { signature: `${rootMtime}|${users.map((u, i) => `${u}:${mtimes[i]}`).join(',')}`, users };
   }
@@ -173,11 +202,7 @@ export class UsersDatabase {
         refused.push({ name: img.name, reason: d.reason ?? 'not usable' });
         continue;
       }
-      // Stored upright as JPEG whatever came in, so the folder holds what seed 000 expects (*.jpg).
-      const jpeg = await sharp(img.bytes).rotate().jpeg({ quality: 92 }).toBuffer();
-      const file = join(this.o.dir, parsed.data, `${createHash('sha256').update(img.bytes).digest('hex').slice(0, 16)}.jpg`);
-      await writeFileAtomic(file, jpeg);
-      accepted.push({ name: img.name, file });
+      accepted.push({ name: img.name, file: await storeReferenceImage(this.o.dir, parsed.data, img.bytes) });
     }
     if (accepted.length) await this.refresh(true);
     return { accepted, refused };
