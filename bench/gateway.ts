@@ -9,6 +9,12 @@
  * --cpu-prof-dir=/tmp/p' (node flags for the server), BENCH_SERVER_LOG=1 (server stdout, e.g.
  * --trace-gc), BENCH_STALLS=1 (server GC pauses and event-loop stalls > 5 ms), BENCH_ALLOC_PROFILE=/tmp/a
  * (sampling allocation profile of the server once all agents are connected).
+ * BENCH_HEAP_FLAGS: node flags given to both servers; by default the ones `vigil` runs with (the
+ * `#!/usr/bin/env -S node ...` line of bin/vigil.js), BENCH_HEAP_FLAGS= (empty) for none.
+ *
+ * Verdict: each offered rate runs as 2 or 3 steps and passes when most pass (2 of 3); the row shows
+ * that rate's median step (by p99). One stall of the shared machine (an AOF rewrite, a GC) neither
+ * fails a rate the server holds nor passes one it does not.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -24,6 +30,7 @@ import { dataFolders } from '../src/data/folders.js';
 import { createKeys } from '../src/redis/keys.js';
 import { projectRoot } from '../src/paths.js';
 import { percentile, table } from './stats.js';
+import { vigilNodeFlags } from './nodeFlags.js';
 
 type Mode = 'vigil' | 'baseline';
 const P99_LIMIT_MS = 20;
@@ -34,6 +41,8 @@ const MODES = (process.env.BENCH_MODES ?? 'baseline,vigil').split(',') as Mode[]
 const FIXED_RATE = process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : undefined;
 const FIXED_STEPS = Number(process.env.BENCH_RATE_STEPS ?? 4);
 const SERVER_ARGS = process.env.BENCH_SERVER_ARGS?.split(' ').filter(Boolean) ?? [];
+/** The node flags `vigil` starts with (bin/vigil.js's shebang, e.g. `--initial-heap-size=128`), unless BENCH_HEAP_FLAGS says otherwise. */
+const HEAP_FLAGS = process.env.BENCH_HEAP_FLAGS !== undefined ? process.env.BENCH_HEAP_FLAGS.split(' ').filter(Boolean) : vigilNodeFlags();
 
 interface StepResult {
   offered: number;
@@ -59,7 +68,7 @@ class ServerProcess {
   ) {}
 
   static async start(mode: Mode, redisUrl: string, namespace: string, dataDir: string): Promise<ServerProcess> {
-    const child = spawn(process.execPath, [...SERVER_ARGS, '--import', 'tsx', join(projectRoot, 'bench', 'gatewayServer.ts'), mode, redisUrl, namespace, dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...HEAP_FLAGS, ...SERVER_ARGS, '--import', 'tsx', join(projectRoot, 'bench', 'gatewayServer.ts'), mode, redisUrl, namespace, dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
     const port = await new Promise<number>((resolve, reject) => {
       const lines = createInterface({ input: child.stdout! });
       lines.on('line', (line) => {
@@ -81,7 +90,12 @@ class ServerProcess {
 
   stop(): Promise<void> {
     return new Promise((resolve) => {
-      this.child.once('exit', () => resolve());
+      // Wait for the end of its stdout too, so the last lines of a --trace-gc log are not lost.
+      let left = 2;
+      const done = () => void (--left === 0 && resolve());
+      this.child.once('exit', done);
+      if (this.child.stdout && !this.child.stdout.readableEnded) this.child.stdout.once('close', done);
+      else done();
       this.child.kill('SIGTERM');
     });
   }
@@ -146,10 +160,18 @@ class LoadAgent {
   }
 }
 
-/** A step fails only if it fails twice: one stall of the machine (an AOF rewrite, a GC) is not the server's limit. */
-async function runStepTwice(agents: LoadAgent[], server: ServerProcess, rate: number, frame: Buffer, frameB64: string): Promise<StepResult> {
-  const first = await runStep(agents, server, rate, frame, frameB64);
-  return first.ok ? first : runStep(agents, server, rate, frame, frameB64);
+/**
+ * A rate passes when most of its steps pass: 2 steps, and a third when they disagree. The result is the
+ * median step by p99 (of 2 that agree, the worse one), with the majority's verdict: one stall of the
+ * shared machine (an AOF rewrite, a GC) neither fails a rate the server holds nor passes one it does not.
+ */
+async function runRate(agents: LoadAgent[], server: ServerProcess, rate: number, frame: Buffer, frameB64: string): Promise<StepResult> {
+  const steps = [await runStep(agents, server, rate, frame, frameB64), await runStep(agents, server, rate, frame, frameB64)];
+  if (steps[0]!.ok !== steps[1]!.ok) steps.push(await runStep(agents, server, rate, frame, frameB64));
+  const passed = steps.filter((s) => s.ok).length * 2 > steps.length;
+  const byP99 = [...steps].sort((a, b) => a.p99 - b.p99);
+  const median = byP99[Math.floor(byP99.length / 2)]!;
+  return { ...median, ok: passed };
 }
 
 async function runStep(agents: LoadAgent[], server: ServerProcess, rate: number, frame: Buffer, frameB64: string): Promise<StepResult> {
@@ -168,6 +190,7 @@ async function runStep(agents: LoadAgent[], server: ServerProcess, rate: number,
   const cpu0 = await server.cpuSeconds();
   const redisCpu0 = await redisCpuSeconds();
   if (process.env.BENCH_DEBUG) await redisProbe?.call('LATENCY', 'RESET');
+  const aof0 = process.env.BENCH_DEBUG ? await redisAof() : undefined;
   const gen0 = process.cpuUsage();
   t0 = performance.now();
   let sent = 0;
@@ -216,10 +239,12 @@ async function runStep(agents: LoadAgent[], server: ServerProcess, rate: number,
     ok: p99 <= P99_LIMIT_MS && achieved >= rate * 0.95,
   };
   if (process.env.BENCH_DEBUG) {
+    const aof1 = await redisAof();
     console.error(
       `  step rate=${rate} stored=${stored} lost=${lost} server p50=${result.p50.toFixed(2)} p99=${p99.toFixed(2)} agent p99=${agentP99.toFixed(2)} ` +
         `CPU µs/frame server=${result.cpuPerFrameUs.toFixed(0)} generator=${result.genPerFrameUs.toFixed(0)} redis=${result.redisPerFrameUs.toFixed(0)} (server ${result.cpuPct.toFixed(0)} %, generator ${(((gen.user + gen.system) / 1e6 / seconds) * 100).toFixed(0)} %)` +
-        ` redis latency events: ${JSON.stringify(await redisProbe?.call('LATENCY', 'LATEST'))}`,
+        ` redis latency events: ${JSON.stringify(await redisProbe?.call('LATENCY', 'LATEST'))}` +
+        ` AOF rewrites: ${aof1.rewrites - aof0!.rewrites} (their CPU ${((aof1.childCpu - aof0!.childCpu) * 1000).toFixed(0)} ms)`,
     );
     console.error(`    slow frames (sent at ms : server ms): ${slow.join(' ')}`);
   }
@@ -228,6 +253,13 @@ async function runStep(agents: LoadAgent[], server: ServerProcess, rate: number,
 
 let recorder: (roundTripMs: number, serverMs: number) => void = () => {};
 let redisProbe: Redis | undefined;
+
+/** Debug: AOF rewrites so far and the CPU seconds of Redis's children (the rewrites). */
+async function redisAof(): Promise<{ rewrites: number; childCpu: number }> {
+  const info = (await redisProbe?.info()) ?? '';
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  return { rewrites: field('aof_rewrites'), childCpu: field('used_cpu_user_children') + field('used_cpu_sys_children') };
+}
 
 /** redis-server's user + system CPU seconds so far (INFO cpu). */
 async function redisCpuSeconds(): Promise<number> {
@@ -261,7 +293,7 @@ async function measureFleet(mode: Mode, fleet: number, redisUrl: string, frame: 
   }
   let rate = Math.max(50, fleet);
   for (let i = 0; i < 12 && bad === undefined; i++) {
-    const r = await runStepTwice(agents, server, rate, frame, frameB64);
+    const r = await runRate(agents, server, rate, frame, frameB64);
     if (r.ok) {
       good = r;
       rate *= 2;
@@ -270,7 +302,7 @@ async function measureFleet(mode: Mode, fleet: number, redisUrl: string, frame: 
   for (let i = 0; i < 3 && bad !== undefined && FIXED_RATE === undefined; i++) {
     const mid = Math.round(((good?.offered ?? 0) + bad) / 2);
     if (mid <= (good?.offered ?? 0)) break;
-    const r = await runStepTwice(agents, server, mid, frame, frameB64);
+    const r = await runRate(agents, server, mid, frame, frameB64);
     if (r.ok) good = r;
     else bad = mid;
   }
@@ -307,6 +339,7 @@ export async function benchGateway(): Promise<void> {
   console.log('load generator (this process, same for both servers): one 2 ms clock spreads the offered rate over the agents; payloads are built once per step');
   console.log('(the frame, its base64 for the baseline) and sent with a zero mask key, so ws sends them without a masked copy (the servers still unmask);');
   console.log('its CPU per stored frame is shown beside the server\'s, with Redis\'s.');
+  console.log(`both servers run with node flags: ${HEAP_FLAGS.join(' ') || '(none)'}; each rate runs 2-3 steps and passes when most pass (2 of 3), the row is its median step by p99.`);
   const rows: string[][] = [];
   const summary: Record<number, Partial<Record<Mode, number>>> = {};
   try {

@@ -30,6 +30,7 @@ import { startVisionPool, type VisionPoolStats } from '../src/vision/pool.js';
 import type { Observation } from '../src/domain/observation.js';
 import { table } from './stats.js';
 import { phoneCandidates } from './phones.js';
+import { vigilNodeFlags } from './nodeFlags.js';
 import { parsePairs, verificationReport, type ScoredPair } from '../src/vision/metrics.js';
 import { emptyHistory, euclidean, livenessCues } from '../src/vision/evidence.js';
 
@@ -415,7 +416,8 @@ export async function compiledRss(server: RedisServerProcess, dir: string, frame
   const results: (number | string)[] = [];
   for (const [i, mb] of youngGenMb.entries()) {
     try {
-      const text = execFileSync(process.execPath, [join(out, 'rss.mjs'), String(mb), phoneModel[i]!], { cwd: out, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      // With the node flags `vigil` runs with: they reach the worker threads' heaps too (src/vision/pool.ts).
+      const text = execFileSync(process.execPath, [...vigilNodeFlags(), join(out, 'rss.mjs'), String(mb), phoneModel[i]!], { cwd: out, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
       const r = JSON.parse(text.trim().split('\n').pop()!) as { rss: number; identity: number; phones: number };
       results.push(r.identity > 0 && r.phones > 0 ? r.rss : 'models did not all run');
     } catch (err) {

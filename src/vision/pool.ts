@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
@@ -82,6 +83,11 @@ class Slot {
     // Node 20 does not apply `--import tsx` to a worker's entry file, so a .ts worker (tests, `npm run bench`)
     // starts from a tiny script that registers tsx first; compiled .js workers start directly.
     const resourceLimits = this.youngGenMb > 0 ? { maxYoungGenerationSizeMb: this.youngGenMb } : undefined;
+    // `vigil` starts node with --initial-heap-size for the gateway (bin/vigil.js). V8 applies the flag to every
+    // isolate created while it is set, and a worker's small young generation promotes most objects, so each
+    // worker would grow ~50 MB of old generation before its first full GC (measured: 2 workers 705–715 MB
+    // RSS instead of 580–631). The main isolate keeps its setting; workers get V8's default (0).
+    setFlagsFromString('--initial-heap-size=0');
     const worker = this.url.pathname.endsWith('.ts')
       ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ register }) => { register(); return import(${JSON.stringify(this.url.href)}); })`, { eval: true, workerData: this.init, resourceLimits })
       : new Worker(this.url, { workerData: this.init, resourceLimits });
