@@ -9,6 +9,7 @@
  * --cpu-prof-dir=/tmp/p' (node flags for the server), BENCH_SERVER_LOG=1 (server stdout, e.g.
  * --trace-gc), BENCH_STALLS=1 (server GC pauses and event-loop stalls > 5 ms), BENCH_ALLOC_PROFILE=/tmp/a
  * (sampling allocation profile of the server once all agents are connected).
+ * BENCH_REDIS_ARGS='--auto-aof-rewrite-min-size 64mb' (extra redis-server arguments, after the embedded defaults).
  * BENCH_HEAP_FLAGS: node flags given to both servers; by default the ones `vigil` runs with (the
  * `#!/usr/bin/env -S node ...` line of bin/vigil.js), BENCH_HEAP_FLAGS= (empty) for none.
  *
@@ -328,7 +329,7 @@ export async function benchGateway(): Promise<void> {
   const source = join(projectRoot, 'node_modules', '@vladmandic', 'face-api', 'demo', 'sample1.jpg');
   const frame = await sharp(source).resize(640, 480, { fit: 'cover' }).jpeg({ quality: 80 }).toBuffer();
   const dir = await mkdtemp(join(tmpdir(), 'vigil-bench-redis-'));
-  const redisServer = new RedisServerProcess({ dir, appendonly: process.env.BENCH_AOF !== '0' });
+  const redisServer = new RedisServerProcess({ dir, appendonly: process.env.BENCH_AOF !== '0', extraArgs: process.env.BENCH_REDIS_ARGS?.split(' ').filter(Boolean) });
   await redisServer.start();
   redisProbe = new Redis(redisServer.url);
   // Debug only: Redis records its own stalls (fork, AOF write/fsync) over 5 ms, shown per step.
