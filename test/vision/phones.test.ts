@@ -121,6 +121,36 @@ test('the analyser runs the phone detector when phones are due, and reports its 
   assert.ok(none.ok && none.analysis.phones === undefined && !none.analysis.timings.phones);
 });
 
+test('the cascade confirms only frames whose screening pass found a candidate, and answers with the confirming pass', async () => {
+  const runs: string[] = [];
+  const candidate = { box: [10, 10, 40, 80] as [number, number, number, number], score: 0.12 };
+  let screenFinds = false;
+  const graph = {
+    name: 'centernet' as const,
+    async run(_image: Tensor4D, minScore: number, [w, h]: readonly [number, number]) {
+      runs.push(`${w}x${h}>=${minScore}`);
+      if (w === 256) return screenFinds ? [candidate] : [];
+      return [{ box: [12, 9, 41, 82] as [number, number, number, number], score: 0.55 }];
+    },
+    dispose() {},
+  };
+  const image = {} as Tensor4D;
+  const cascade = new PhoneCascade(graph, [256, 192], [512, 384], 0.1);
+  assert.deepEqual(await cascade.detect(image, 0.3), []);
+  assert.deepEqual(runs, ['256x192>=0.1'], 'nothing screened: no confirming run');
+  screenFinds = true;
+  assert.deepEqual(await cascade.detect(image, 0.3), [{ box: [12, 9, 41, 82], score: 0.55 }]);
+  assert.deepEqual(runs.slice(1), ['256x192>=0.1', '512x384>=0.3'], 'a candidate is confirmed at the larger input and the minimum score');
+  assert.equal(cascade.confirmRuns, 1);
+  runs.length = 0;
+  await new PhoneCascade(graph, [256, 192], [512, 384], 0.5).detect(image, 0.3);
+  assert.equal(runs[0], '256x192>=0.3', 'the screening threshold is never above the minimum score');
+  runs.length = 0;
+  await new PhoneCascade(graph, [320, 256], undefined, 0.1).detect(image, 0.3);
+  assert.deepEqual(runs, ['320x256>=0.3'], 'without a confirming input: one pass at the minimum score');
+  assert.deepEqual([cascade.inputWidth, cascade.inputHeight], [512, 384]);
+});
+
 test('centernet: decoding its heatmap at 512x512 gives the boxes of the graph\'s own decoder', async () => {
   const { tf } = models;
   const path = join(models.paths.humanModels, 'centernet.json');
@@ -145,7 +175,7 @@ test('centernet: decoding its heatmap at 512x512 gives the boxes of the graph\'s
   }
 });
 
-test('the default cascade (centernet 256x192, confirmed at 512x384) finds a phone held up beside a face and confirms only candidates', async () => {
+test('the default cascade (centernet 256x192, confirmed at 512x384) finds a phone held up beside a face, through the confirming pass', async () => {
   const centernet = await loadVisionModels(phoneModelOptions(config));
   assert.ok(centernet.phones.graph instanceof CenternetGraph);
   assert.doesNotMatch(centernet.modelVersion, /yolov5/);
