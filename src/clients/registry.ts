@@ -1,5 +1,5 @@
 import type { Keys } from '../redis/keys.js';
-import { storeFrame, storeFramePrefix, storeFrameSuffix, type VigilRedis } from '../redis/scripts.js';
+import { storeFrame, storeFramePrefix, storeFrameSuffix, type StoreFramePrefix, type VigilRedis } from '../redis/scripts.js';
 import type { FrameFormat } from '../domain/protocol.js';
 
 export interface ClientMetadata {
@@ -38,7 +38,7 @@ function suffixAt(format: FrameFormat, ms: number): string {
  */
 export class ClientRegistry {
   /** storeFrame's RESP text of keys and id, per client id. */
-  private readonly framePrefixes = new Map<string, string>();
+  private readonly framePrefixes = new Map<string, StoreFramePrefix>();
 
   constructor(
     private readonly redis: VigilRedis,
