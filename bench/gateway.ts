@@ -350,7 +350,7 @@ export async function benchGateway(): Promise<void> {
         (summary[fleet] ??= {})[mode] = best?.achieved ?? 0;
         rows.push([
           String(fleet),
-          mode === 'vigil' ? 'vigil (binary, 1 transaction)' : 'seed-004 baseline (base64 JSON, 2 HSETs)',
+          mode === 'vigil' ? 'vigil (binary, 1 script call)' : 'seed-004 baseline (base64 JSON, 2 HSETs)',
           best ? best.achieved.toFixed(0) : '< 50',
           best ? best.p50.toFixed(2) : '-',
           best ? best.p99.toFixed(2) : '-',

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { startTestRedis, waitFor } from './helpers/redis.js';
 import { startTestVigil } from './helpers/vigil.js';
@@ -11,7 +13,7 @@ import { Action, Reason } from '../src/domain/action.js';
 import type { ActionMessage } from '../src/domain/protocol.js';
 
 // This file stops and restarts its own redis-server, so it has a server to itself.
-const { server } = await startTestRedis();
+const { server, dir: redisDir } = await startTestRedis();
 const vigil = await startTestVigil(server, { CLEANUP_INTERVAL_MS: 100, CLIENT_TIMEOUT_MS: 400 });
 const jpeg = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#884422' } }).jpeg().toBuffer();
 
@@ -46,6 +48,25 @@ test('cleanup loop survives a failing round', async () => {
   await waitFor(() => calls >= 3, { what: 'rounds after a failure' });
   loop.stop();
   assert.ok(calls >= 3);
+});
+
+test('frame bytes stay out of the AOF: after a Redis restart the old frame is not served, its number and the client are kept', async () => {
+  const marker = Buffer.from(`frame-marker-${randomUUID()}`);
+  const frame = Buffer.concat([jpeg, marker]);
+  const first = await vigil.registry.storeFrame('aof-client', frame, 'jpeg');
+  assert.equal((await vigil.registry.getClientImage('aof-client'))?.frameNumber, first);
+  await server.stop(); // SIGTERM: redis-server flushes its AOF
+  const aofDir = join(redisDir, 'appendonlydir');
+  const aof = Buffer.concat(await Promise.all((await readdir(aofDir)).map((f) => readFile(join(aofDir, f)))));
+  assert.ok(aof.includes(Buffer.from('aof-client')), 'the AOF holds the frame\'s metadata and presence');
+  assert.ok(!aof.includes(marker), 'the AOF does not hold the frame bytes');
+  await server.start();
+  await waitFor(async () => (await health()).status === 200, { what: 'healthy after restart' });
+  assert.equal(await vigil.registry.getClientImage('aof-client'), undefined, 'no stale frame after the restart');
+  assert.ok((await vigil.registry.getAllClients()).includes('aof-client'));
+  const next = await vigil.registry.storeFrame('aof-client', jpeg, 'jpeg');
+  assert.equal(next, first + 1, 'frame numbers go on from the persisted one');
+  assert.equal((await vigil.registry.getClientImage('aof-client'))?.frameNumber, next);
 });
 
 test('actions survive a Redis restart (AOF) and are delivered afterwards', async () => {

@@ -1,5 +1,5 @@
 import type { Keys } from '../redis/keys.js';
-import { storeFrame, storeFramePrefix, storeFrameSuffix, type StoreFramePrefix, type VigilRedis } from '../redis/scripts.js';
+import { storeFrame, storeFramePrefix, storeFrameSuffix, type VigilRedis } from '../redis/scripts.js';
 import type { FrameFormat } from '../domain/protocol.js';
 
 export interface ClientMetadata {
@@ -38,7 +38,7 @@ function suffixAt(format: FrameFormat, ms: number): string {
  */
 export class ClientRegistry {
   /** storeFrame's RESP text of keys and id, per client id. */
-  private readonly framePrefixes = new Map<string, StoreFramePrefix>();
+  private readonly framePrefixes = new Map<string, string>();
 
   constructor(
     private readonly redis: VigilRedis,
@@ -91,7 +91,9 @@ export class ClientRegistry {
 
   async getClientImage(id: string): Promise<StoredFrame | undefined> {
     const h = await this.redis.hgetallBuffer(this.keys.image(id));
-    if (!h.data) return undefined;
+    // The bytes are kept out of the AOF (storeFrame-5.lua): after a Redis restart they can be older than
+    // frame_number, or gone; such a frame is not the client's latest and is not returned.
+    if (!h.data || String(h.data_frame) !== String(h.frame_number)) return undefined;
     return {
       data: h.data,
       size: Number(h.size),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, type Redis } from 'ioredis';
@@ -88,63 +89,74 @@ function sendBufferArg(redis: Redis, name: string, head: string, data: Buffer, t
   return redis.sendCommand(new BufferArgCommand(name, head, data, tail)) as Promise<unknown>;
 }
 
-/** A command whose RESP text is made by the caller (no argument processing by ioredis). */
-class RespCommand extends Command {
+/**
+ * A script whose arguments are `before` strings, one Buffer, then `after` strings (frames), called
+ * without ioredis's copy and argument processing: EVALSHA, and EVAL when Redis does not know the
+ * script yet (restart, SCRIPT FLUSH), as ioredis's own scripts do. `prefix(keysAndArgsBefore)` makes
+ * the RESP text before the Buffer once (e.g. per client) so a call only formats the few arguments
+ * that change.
+ */
+export class BufferScript {
+  private readonly lua: string;
+  private readonly numKeys: number;
+  /** `*<count>`, the command and the script, for EVALSHA and for EVAL: the same on every call. */
+  private readonly evalshaHead: string;
+  private readonly evalHead: string;
+
   constructor(
-    name: string,
-    private readonly text: string,
+    file: string,
+    private readonly argsBefore: number,
+    private readonly argsAfter: number,
   ) {
-    super(name, [], { replyEncoding: 'utf8' });
+    const script = readScript(file);
+    if (!script) throw new Error(`${file}: a script file is named <name>-<numberOfKeys>.lua`);
+    this.lua = script.lua;
+    this.numKeys = script.numberOfKeys;
+    const count = `*${3 + argsBefore + 1 + argsAfter}\r\n`;
+    const sha = createHash('sha1').update(this.lua).digest('hex');
+    this.evalshaHead = `${count}${bulk('evalsha')}${bulk(sha)}${bulk(String(this.numKeys))}`;
+    this.evalHead = `${count}${bulk('eval')}${bulk(this.lua)}${bulk(String(this.numKeys))}`;
   }
 
-  override toWritable(): string {
-    return this.text;
+  /** The RESP text of the KEYS and ARGV before the Buffer: made once per client by the caller. */
+  prefix(before: readonly string[]): string {
+    if (before.length !== this.argsBefore) throw new Error(`expected ${this.argsBefore} arguments before the buffer, got ${before.length}`);
+    return before.map(bulk).join('');
+  }
+
+  /** The RESP text of the ARGV after the Buffer. */
+  suffix(after: readonly string[]): string {
+    if (after.length !== this.argsAfter) throw new Error(`expected ${this.argsAfter} arguments after the buffer, got ${after.length}`);
+    return `\r\n${after.map(bulk).join('')}`;
+  }
+
+  call(redis: Redis, prefix: string, data: Buffer, suffix: string): Promise<unknown> {
+    const rest = `${prefix}$${data.length}\r\n`;
+    return sendBufferArg(redis, 'evalsha', this.evalshaHead + rest, data, suffix).catch((err: Error) => {
+      if (!err.message.startsWith('NOSCRIPT')) throw err;
+      return sendBufferArg(redis, 'eval', this.evalHead + rest, data, suffix);
+    });
   }
 }
 
-const storeFrameLua = readScript('storeFrame-5.lua')!.lua;
-/** `*13`, EVAL and the script: the same on every frame. EVAL rather than EVALSHA: Redis caches the script by
- *  its SHA either way, and inside MULTI a NOSCRIPT would only show at EXEC, after the frame was written. */
-const storeFrameEvalHead = `*13\r\n${bulk('eval')}${bulk(storeFrameLua)}${bulk('5')}`;
-const MULTI = `*1\r\n${bulk('multi')}`;
-const EXEC = `*1\r\n${bulk('exec')}`;
+const storeFrameScript = new BufferScript('storeFrame-5.lua', 6, 3);
 
-/** storeFrame's RESP text that is the same on every frame of a client: made once per client. */
-export interface StoreFramePrefix {
-  /** HSET image:{id} data, up to the frame's length line. */
-  hset: string;
-  /** The script call up to its ARGV[2] (the frame's size): keys and client id. */
-  script: string;
-}
-
-export function storeFramePrefix(clients: string, client: string, image: string, ready: string, seen: string, id: string): StoreFramePrefix {
-  return { hset: `*4\r\n${bulk('hset')}${bulk(image)}${bulk('data')}`, script: storeFrameEvalHead + [clients, client, image, ready, seen, id].map(bulk).join('') };
+/** The RESP text of storeFrame's keys and client id: the same on every frame of a client, so made once per client. */
+export function storeFramePrefix(clients: string, client: string, image: string, ready: string, seen: string, id: string): string {
+  return storeFrameScript.prefix([clients, client, image, ready, seen, id]);
 }
 
 /** The RESP text of storeFrame's format and time: the same for every frame of that format in that millisecond. */
 export function storeFrameSuffix(format: string, nowMs: number, nowIso: string): string {
-  return [format, String(nowMs), nowIso].map(bulk).join('');
+  return storeFrameScript.suffix([format, String(nowMs), nowIso]);
 }
 
-const ignore = (): void => undefined;
-
 /**
- * Stores a frame and runs storeFrame-5.lua, atomically: MULTI, HSET image:{id} data <frame>, EVAL, EXEC;
- * resolves to the frame_number. The frame is a plain HSET argument, not a script argument: through a
- * script Redis copies it into a Lua string and back, which cost 108–127 µs of Redis CPU per 40 kB frame
- * against 60–66 µs this way (`.scratch` measurement, 20 000 frames, AOF on). The four commands are sent in
- * one synchronous run, so nothing else on the connection lands inside the transaction; their replies stay
- * ioredis's (timeouts, ordering). The frame bytes reach the socket without a copy (BufferArgCommand).
+ * storeFrame-5.lua with the frame bytes written to Redis without a copy; resolves to the frame_number.
+ * Passing the bytes through the script costs Redis ~50 µs more per 40 kB frame than a plain HSET (it copies
+ * them into a Lua string and back), but only a script can keep them out of the AOF (see the script): 87–91
+ * µs of Redis CPU per frame against 119–122 µs when they were also appended to the AOF.
  */
-export function storeFrame(redis: Redis, prefix: StoreFramePrefix, data: Buffer, suffix: string): Promise<number> {
-  // MULTI's and the queued commands' own replies carry nothing: an error among them also fails EXEC.
-  (redis.sendCommand(new RespCommand('multi', MULTI)) as Promise<unknown>).catch(ignore);
-  sendBufferArg(redis, 'hset', `${prefix.hset}$${data.length}\r\n`, data, '\r\n').catch(ignore);
-  (redis.sendCommand(new RespCommand('eval', `${prefix.script}${bulk(String(data.length))}${suffix}`)) as Promise<unknown>).catch(ignore);
-  return (redis.sendCommand(new RespCommand('exec', EXEC)) as Promise<unknown[] | null>).then((replies) => {
-    const seq = replies?.[1];
-    if (seq instanceof Error) throw seq;
-    if (typeof seq !== 'number') throw new Error(`storeFrame: unexpected EXEC reply ${JSON.stringify(replies)}`);
-    return seq;
-  });
+export function storeFrame(redis: Redis, prefix: string, data: Buffer, suffix: string): Promise<number> {
+  return storeFrameScript.call(redis, prefix, data, suffix) as Promise<number>;
 }
