@@ -64,13 +64,8 @@ export class RedisServerProcess {
       '--requirepass', this.password,
       '--appendonly', this.options.appendonly === false ? 'no' : 'yes',
       '--appendfsync', 'everysec',
-      // Frames rewrite the AOF often; skipping fsync during a rewrite keeps command latency flat.
+      // Skipping fsync while a rewrite runs keeps command latency flat (the rewrite's own disk writes would stall it).
       '--no-appendfsync-on-rewrite', 'yes',
-      // Every stored frame (~40 kB) is appended to the AOF although only the latest per client is kept: with
-      // Redis's default (rewrite from 64 MB, at +100 %) 1000 agents at 2.5 fps rewrote it 2-3 times per 2.5 s,
-      // each a fork writing the whole dataset (~210 ms CPU). From 512 MB a rewrite comes every few seconds at
-      // that load, and a quiet site's AOF stays small anyway (it is rewritten to the live data).
-      '--auto-aof-rewrite-min-size', '512mb',
       '--save', '',
       '--daemonize', 'no',
       '--loglevel', 'warning',
