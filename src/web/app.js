@@ -286,7 +286,7 @@ function actionsTable(list, { showClient = true } = {}) {
       showClient && h('td', {}, h('a', { href: `#/clients/${encodeURIComponent(a.clientId)}` }, a.clientId)),
       h('td', {}, actionPill(a)),
       h('td', {}, pretty(a.reason)),
-      h('td', { title: when(a.at) }, ago(a.at)),
+      h('td', { class: 'when', title: when(a.at) }, ago(a.at)),
       h('td', { class: 'small' }, a.message || '')))),
   ));
 }
@@ -403,6 +403,8 @@ function clientView(id) {
   el.append(h('div', { class: 'client-layout' }, left, right));
   const img = h('img', { class: 'frame-large', alt: `latest frame of ${id}` });
   let seq = null;
+  let actionsKey;
+  let actionsPanel;
   async function load(bg = true) {
     let c;
     try {
@@ -415,10 +417,22 @@ function clientView(id) {
       seq = c.frame.seq;
       img.src = `/api/clients/${encodeURIComponent(id)}/frame?w=960&seq=${seq}`;
     }
-    left.replaceChildren(
-      c.frame ? img : h('div', { class: 'empty' }, c.connected ? 'Waiting for a frame…' : 'The client is offline.'),
-      h('div', { class: 'panel' }, h('h2', {}, 'Recent actions'), c.recentActions ? actionsTable(c.recentActions, { showClient: false }) : h('div', { class: 'muted' }, 'The action history is not available on this server.')),
-    );
+    // Live updates come every second or so: the actions panel is rebuilt only when its actions change, so its
+    // rows and evidence images stay put (no reload, nothing to chase when clicking); only the times move.
+    const list = c.recentActions;
+    const key = JSON.stringify(list?.map((a) => [a.id, a.action, a.reason, a.evidence?.image ?? null, a.message ?? '']) ?? null);
+    if (!actionsPanel || key !== actionsKey) {
+      actionsKey = key;
+      actionsPanel = h('div', { class: 'panel' }, h('h2', {}, 'Recent actions'), list ? actionsTable(list, { showClient: false }) : h('div', { class: 'muted' }, 'The action history is not available on this server.'));
+    } else {
+      for (const a of list ?? []) {
+        const cell = actionsPanel.querySelector(`tr[data-action-id="${CSS.escape(a.id)}"] td.when`);
+        if (cell) cell.textContent = ago(a.at);
+      }
+    }
+    const frameNode = c.frame ? img : h('div', { class: 'empty' }, c.connected ? 'Waiting for a frame…' : 'The client is offline.');
+    if (!left.contains(actionsPanel)) left.replaceChildren(frameNode, actionsPanel);
+    else if (left.firstChild !== frameNode) left.replaceChild(frameNode, left.firstChild);
     right.replaceChildren(
       h('div', { class: 'panel' },
         h('div', { class: 'page-head' }, h('h2', {}, 'State'), stateBadge(c.state, c.connected)),
