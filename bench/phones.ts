@@ -55,9 +55,8 @@ export async function phoneCandidates(models: VisionModels, data: string, negati
     for (const at of PHONE_PLACEMENTS) drawn.push({ t: await tensor(sharp(await withDrawnPhone(base, at))), at: [...at] });
   }
 
-  const centernet = await CenternetGraph.load(tf, join(models.paths.humanModels, 'centernet.json'));
+  const centernet = await CenternetGraph.load(tf, modelPaths('centernet').phoneModel);
   const yolo = await YoloGraph.load(tf, modelPaths('yolov5s').phoneModel);
-  type Det = (t4: Tensor4D, min: number, cls?: number) => Promise<{ box: number[]; score: number }[]>;
   const single = (g: PhoneGraph, size: InputSize): Det => (t4, min, cls) => g.run(t4, min, size, cls);
   const cascade = (g: PhoneGraph, screen: InputSize, confirm: InputSize): [Det, PhoneCascade] => {
     const c = new PhoneCascade(g, screen, confirm, screenScore);

