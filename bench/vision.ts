@@ -25,7 +25,7 @@ import { createLogger } from '../src/log.js';
 import { projectRoot } from '../src/paths.js';
 import { createLocalAnalyzer } from '../src/vision/local.js';
 import { decodeImage } from '../src/vision/image.js';
-import { downsample, downscaleFactor, type AnalysisPlan } from '../src/vision/analyzer.js';
+import { downsample, downscaleFactor, type AnalysisPlan, type FrameAnalysis } from '../src/vision/analyzer.js';
 import { startVisionPool, type VisionPoolStats } from '../src/vision/pool.js';
 import type { Observation } from '../src/domain/observation.js';
 import { table } from './stats.js';
@@ -61,7 +61,7 @@ export interface StageCosts {
   mean: Record<StageRow, number>;
   min: Record<StageRow, number>;
 }
-type StageRow = 'gated' | 'detector' | 'mesh' | 'identity' | 'phones' | 'followUp' | 'all';
+type StageRow = 'gated' | 'tracked' | 'detector' | 'mesh' | 'identity' | 'phones' | 'followUp' | 'all';
 
 async function stageTable(config: Config, frames: Buffer[]): Promise<StageCosts> {
   const confirm = config.VISION_PHONE_CONFIRM_INPUT;
@@ -72,6 +72,7 @@ async function stageTable(config: Config, frames: Buffer[]): Promise<StageCosts>
   const sample = frames.slice(0, 10);
   const plans: Record<StageRow, AnalysisPlan> = {
     gated: { identityDue: false, phonesDue: false, jumpIou: 0.3, meshDue: false },
+    tracked: { identityDue: false, phonesDue: false, jumpIou: 0.3, meshDue: false },
     detector: { identityDue: false, phonesDue: false, jumpIou: 0.3, meshDue: false },
     mesh: { identityDue: false, phonesDue: false, jumpIou: 0.3, meshDue: true },
     identity: { identityDue: true, phonesDue: false, jumpIou: 0.3, meshDue: false },
@@ -82,7 +83,8 @@ async function stageTable(config: Config, frames: Buffer[]): Promise<StageCosts>
   };
   const labels: Record<StageRow, string> = {
     gated: 'motion gate: frame unchanged, no model (static desk)',
-    detector: 'detector only, no mesh, half size (adaptive: most moving frames)',
+    tracked: 'detector only, half size, faces continue confirmed ones (adaptive: most moving frames)',
+    detector: 'detector + mesh confirming new faces, half size (before: every detector frame)',
     mesh: 'detector + mesh (burst frames; before: every frame)',
     identity: '+ identity + spoof (mesh always on here)',
     phones: `+ phones (detector without mesh, half size + ${phoneName})`,
@@ -96,50 +98,69 @@ async function stageTable(config: Config, frames: Buffer[]): Promise<StageCosts>
   const rowNames = Object.keys(plans) as StageRow[];
   const pipes = new Map(rowNames.map((row) => [row, { decode: [], quality: [], detect: [], phones: [], landmarks: [], descriptor: [], total: [], model: [] } as Record<string, number[]>]));
   const raws = new Map(rowNames.map((row) => [row, [] as number[]]));
-  // Rows interleaved frame by frame, twice over: the machine's load drifts, and must not favour one row.
-  for (const f of [...sample, ...sample]) {
-    for (const row of rowNames) {
-      const plan = plans[row];
-      const pipe = pipes.get(row)!;
-      const raw = raws.get(row)!;
-      let p = plan;
-      if (row === 'gated') {
-        // The gate's reference is this very frame's thumbnail: what a static desk's next frame looks like.
-        const first = await analyzer.analyze(f, plans.detector);
-        if (!first.ok || !first.analysis.thumb) throw new Error('bench frame failed');
-        p = { ...plan, motion: { threshold: config.VISION_MOTION_THRESHOLD, detectRef: first.analysis.thumb, lastFaces: first.analysis.faces } };
+  // What a static desk's next frame is compared with (the gate's reference: this very frame's thumbnail) and
+  // what a moving desk's next frame continues (the mesh's verdicts on it); and the raw side's decoded frames.
+  const prepared: { frame: Buffer; first: FrameAnalysis; img: Awaited<ReturnType<typeof decodeImage>> }[] = [];
+  for (const frame of sample) {
+    const first = await analyzer.analyze(frame, plans.detector);
+    if (!first.ok || !first.analysis.thumb) throw new Error('bench frame failed');
+    prepared.push({ frame, first: first.analysis, img: await decodeImage(frame, config.VISION_MAX_SIDE) });
+  }
+  const planFor = (row: StageRow, first: FrameAnalysis): AnalysisPlan => {
+    if (row === 'gated') return { ...plans.gated, motion: { threshold: config.VISION_MOTION_THRESHOLD, detectRef: first.thumb, lastFaces: first.faces } };
+    if (row === 'tracked') return { ...plans.tracked, confirmed: { faces: first.faces, rejected: first.rejected ?? [] } };
+    return plans[row];
+  };
+  // Pipeline and raw run in separate passes (each twice, alternating), rows interleaved frame by frame within a
+  // pass (the machine's load drifts, and must not favour one row). Separate passes, because each must pay for
+  // the garbage it makes: V8 finishes pending collection work when the thread waits, as the pipeline does for
+  // every decode, so raw calls interleaved with the pipeline had their collection charged to its next decode.
+  let fullPixels = new Int32Array(0);
+  for (let pass = 0; pass < 2; pass++) {
+    for (const { frame, first } of prepared) {
+      for (const row of rowNames) {
+        const r = await analyzer.analyze(frame, planFor(row, first));
+        if (!r.ok) throw new Error(`bench frame failed: ${r.message}`);
+        if (row === 'gated' && r.analysis.ran.detector !== false) throw new Error('the motion gate did not recognise an unchanged frame');
+        if (row === 'tracked' && (r.analysis.ran.meshConfirm || r.analysis.faces.length === 0)) throw new Error('a face that continues a confirmed one ran the mesh, or vanished');
+        const pipe = pipes.get(row)!;
+        for (const k of Object.keys(pipe)) pipe[k]!.push(r.analysis.timings[k as keyof typeof r.analysis.timings] ?? 0);
       }
-      const r = await analyzer.analyze(f, p);
-      if (!r.ok) throw new Error(`bench frame failed: ${r.message}`);
-      if (row === 'gated' && r.analysis.ran.detector !== false) throw new Error('the motion gate did not recognise an unchanged frame');
-      for (const k of Object.keys(pipe)) pipe[k]!.push(r.analysis.timings[k as keyof typeof r.analysis.timings] ?? 0);
-      if (row === 'gated') continue;
-      // Raw: the same model calls on a ready tensor, nothing else.
-      const img = await decodeImage(f, config.VISION_MAX_SIDE);
-      const t3 = tf.tensor3d(new Int32Array(img.data), [img.height, img.width, 3], 'int32') as Tensor3D;
+    }
+    // Raw: the same model calls on ready tensors, nothing else (inputs made from reused buffers, without a wait).
+    for (const { img } of prepared) {
+      if (fullPixels.length < img.data.length) fullPixels = new Int32Array(img.data.length);
+      const px = fullPixels.subarray(0, img.data.length);
+      px.set(img.data);
+      const t3 = tf.tensor3d(px, [img.height, img.width, 3], 'int32') as Tensor3D;
       // The pipeline hands frames without identity or mesh to the detector shrunk (VISION_DETECT_SIDE), and the
       // phone detector always gets the shrunk frame: so does raw.
       const kSmall = downscaleFactor(img, config.VISION_DETECT_SIDE);
       const small = kSmall > 1 ? downsample(img, kSmall) : undefined;
-      const smallT4 = (small ? tf.tensor4d(small.data, [1, small.height, small.width, 3], 'int32') : tf.expandDims(t3, 0)) as Tensor4D;
       const fullT4 = tf.expandDims(t3, 0) as Tensor4D;
-      const mesh = plan.meshDue !== false || plan.identityDue;
-      const t4 = mesh ? fullT4 : smallT4;
-      const t0 = performance.now();
-      // The mesh also runs where it only confirms the detector's faces (VISION_CONFIRM_FACES), as in the pipeline.
-      const res = plan.phonesOnly ? undefined : await human.detect(t4, { face: { enabled: true, mesh: { enabled: mesh || config.VISION_CONFIRM_FACES }, antispoof: { enabled: plan.identityDue }, liveness: { enabled: plan.identityDue } }, object: { enabled: false } } as never);
-      // As the analyser: the phone detector reads the half-size frame when that is about its input size.
-      const phonesSmall = small !== undefined && small.width >= models.phones.inputWidth * 0.9 && small.height >= models.phones.inputHeight * 0.9;
-      if (plan.phonesDue) await models.phones.detect(phonesSmall ? smallT4 : fullT4, config.VISION_PHONE_MIN_SCORE);
-      const face = res?.face[0];
-      if (plan.identityDue && face) {
-        const xs = face.mesh.map((p) => p[0]!);
-        const ys = face.mesh.map((p) => p[1]!);
-        const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-        await analyzer.describe(t3, [x0 - (x1 - x0) * 0.1, y0 - (y1 - y0) * 0.1, (x1 - x0) * 1.2, (y1 - y0) * 1.2]);
+      const smallT4 = small ? (tf.tensor4d(small.data, [1, small.height, small.width, 3], 'int32') as Tensor4D) : fullT4;
+      for (const row of rowNames) {
+        if (row === 'gated') continue;
+        const plan = plans[row];
+        const mesh = plan.meshDue !== false || plan.identityDue;
+        const t4 = mesh ? fullT4 : smallT4;
+        const t0 = performance.now();
+        // The mesh also runs where it only confirms the detector's new faces (VISION_CONFIRM_FACES), as in the pipeline.
+        const confirming = config.VISION_CONFIRM_FACES && row !== 'tracked';
+        const res = plan.phonesOnly ? undefined : await human.detect(t4, { face: { enabled: true, mesh: { enabled: mesh || confirming }, antispoof: { enabled: plan.identityDue }, liveness: { enabled: plan.identityDue } }, object: { enabled: false } } as never);
+        // As the analyser: the phone detector reads the half-size frame when that is about its input size.
+        const phonesSmall = small !== undefined && small.width >= models.phones.inputWidth * 0.9 && small.height >= models.phones.inputHeight * 0.9;
+        if (plan.phonesDue) await models.phones.detect(phonesSmall ? smallT4 : fullT4, config.VISION_PHONE_MIN_SCORE);
+        const face = res?.face[0];
+        if (plan.identityDue && face) {
+          const xs = face.mesh.map((p) => p[0]!);
+          const ys = face.mesh.map((p) => p[1]!);
+          const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+          await analyzer.describe(t3, [x0 - (x1 - x0) * 0.1, y0 - (y1 - y0) * 0.1, (x1 - x0) * 1.2, (y1 - y0) * 1.2]);
+        }
+        raws.get(row)!.push(performance.now() - t0);
       }
-      raw.push(performance.now() - t0);
-      tf.dispose([t3, smallT4, fullT4]);
+      tf.dispose([t3, fullT4, smallT4]);
     }
   }
   for (const row of rowNames) {
@@ -254,6 +275,9 @@ type Settings = Partial<Record<keyof Config, unknown>>;
 /** The phone detector that is not the default, compared in the same run (docs/models.md, "Phones"). */
 const ALT: Settings = { VISION_PHONE_MODEL: 'yolov5s' };
 const ALT_NAME = 'VISION_PHONE_MODEL=yolov5s';
+/** The mesh confirms every detection, also faces that continue confirmed ones (the behaviour before src/vision/confirm.ts). */
+const CONFIRM_EVERY: Settings = { VISION_CONFIRM_EVERY_FRAME: true };
+const CONFIRM_EVERY_NAME = 'VISION_CONFIRM_EVERY_FRAME=true';
 const EVERY: Settings = { VISION_IDENTITY_INTERVAL_MS: 0, VISION_PHONE_INTERVAL_MS: 0, VISION_MOTION_THRESHOLD: 0, VISION_MESH_EVERY_FRAME: true };
 
 /** The pool on a private redis-server: `clients` desks each sending `fps` new frames per second. */
@@ -351,6 +375,8 @@ async function busyFeed(frames: Buffer[]): Promise<Buffer[]> {
 interface DeskSecond {
   frames: number;
   detector: number;
+  /** Detector frames with a new detection: a second pass with the mesh. */
+  meshConfirm: number;
   identity: number;
   phoneModel: number;
   phonesUnchanged: number;
@@ -359,14 +385,17 @@ interface DeskSecond {
 function perDeskSecond(r: RunResult): DeskSecond {
   const ds = r.desks * r.windowS;
   const st = r.stats.stages;
-  return { frames: r.stats.analysed / ds, detector: st.detector / ds, identity: st.identity / ds, phoneModel: st.phones / ds, phonesUnchanged: st.phonesUnchanged / ds };
+  return { frames: r.stats.analysed / ds, detector: st.detector / ds, meshConfirm: st.meshConfirm / ds, identity: st.identity / ds, phoneModel: st.phones / ds, phonesUnchanged: st.phonesUnchanged / ds };
 }
 
-/** ms of one desk-second: every analysed frame pays the gated cost, detector frames the detector on top, etc. */
+/**
+ * ms of one desk-second: every analysed frame pays the gated cost, detector frames the detector on top (with
+ * faces that continue confirmed ones), a new detection a second pass with the mesh, identity frames theirs, etc.
+ */
 function deskMs(d: DeskSecond, c: Record<StageRow, number>, followUp: boolean): number {
   // A deferred phone check (VISION_PHONES_FOLLOW_UP, default) is an analysis of its own; else it rides on a detector frame.
   const phoneCheck = followUp ? c.followUp : c.phones - c.detector;
-  return d.frames * c.gated + d.detector * (c.detector - c.gated) + d.identity * (c.identity - c.detector) + d.phoneModel * phoneCheck;
+  return d.frames * c.gated + d.detector * (c.tracked - c.gated) + d.meshConfirm * (c.detector - c.gated) + d.identity * (c.identity - c.tracked) + d.phoneModel * phoneCheck;
 }
 
 /**
@@ -448,6 +477,7 @@ export async function benchVision(): Promise<void> {
     const stages = await stageTable(config, frames);
     const adaptive1 = await poolRun(server, frames, { workers: 1, ...load });
     const every1 = await poolRun(server, frames, { workers: 1, settings: EVERY, ...load });
+    const adaptive1Confirm = await poolRun(server, frames, { workers: 1, settings: CONFIRM_EVERY, ...load });
     // The same with the other phone detector (VISION_PHONE_MODEL=yolov5s; the default is centernet).
     const altConfig = loadConfig({}, { LOG_LEVEL: 'silent', ...ALT });
     const stagesAlt = await stageTable(altConfig, frames);
@@ -456,11 +486,11 @@ export async function benchVision(): Promise<void> {
     // Worker scaling on model-bound work (every model on every frame): the adaptive schedule's cheap gated
     // frames leave the main thread (Redis, hashing, messages) as the limit, which is not what 2 workers add.
     const every2 = await poolRun(server, frames, { workers: 2, settings: EVERY, ...load });
-    const row = (name: string, w: number, r: RunResult) => [name, String(w), f1(r.offeredFps), f1(r.fps), String(r.stats.stages.detector), String(r.stats.stages.detectorSkipped), String(r.stats.stages.identity), String(r.stats.stages.phones), f1(r.rssMb), r.load.toFixed(1)];
+    const row = (name: string, w: number, r: RunResult) => [name, String(w), f1(r.offeredFps), f1(r.fps), String(r.stats.stages.detector), String(r.stats.stages.detectorSkipped), String(r.stats.stages.meshConfirm), String(r.stats.stages.identity), String(r.stats.stages.phones), f1(r.rssMb), r.load.toFixed(1)];
     console.log(`\n## vision: pool throughput (${load.clients} desks at ${load.fps} fps of the moving video, latest wins; a private redis-server; ${WINDOW_MS / 1_000} s windows)`);
-    table(['run', 'workers', 'offered frames/s', 'analysed frames/s', 'detector runs', 'gated (no detector)', 'identity runs', 'phone runs', 'process RSS MB', 'load avg'], [row('every model on every frame', 1, every1), row('every model on every frame', 2, every2), row('adaptive', 1, adaptive1), row('adaptive', 2, adaptive2), row(`every model on every frame, ${ALT_NAME}`, 1, every1Alt), row(`adaptive, ${ALT_NAME}`, 1, adaptive1Alt)]);
+    table(['run', 'workers', 'offered frames/s', 'analysed frames/s', 'detector runs', 'gated (no detector)', 'mesh passes for new faces', 'identity runs', 'phone runs', 'process RSS MB', 'load avg'], [row('every model on every frame', 1, every1), row('every model on every frame', 2, every2), row('adaptive', 1, adaptive1), row('adaptive', 2, adaptive2), row(`adaptive, ${CONFIRM_EVERY_NAME}`, 1, adaptive1Confirm), row(`every model on every frame, ${ALT_NAME}`, 1, every1Alt), row(`adaptive, ${ALT_NAME}`, 1, adaptive1Alt)]);
     console.log(`2 workers / 1 worker: every model ${(every2.fps / every1.fps).toFixed(2)}x, adaptive ${(adaptive2.fps / adaptive1.fps).toFixed(2)}x (goal >= 1.7x; only meaningful when the load average stays below ~1 besides this bench)`);
-    console.log(`adaptive / every model (1 worker): ${(adaptive1.fps / every1.fps).toFixed(2)}x with VISION_PHONE_MODEL=${config.VISION_PHONE_MODEL} (default), ${(adaptive1Alt.fps / every1Alt.fps).toFixed(2)}x with ${ALT_NAME} (goal >= 4x); a new face or a box jump runs identity + spoof on that same frame in both schedules`);
+    console.log(`adaptive / every model (1 worker): ${(adaptive1.fps / every1.fps).toFixed(2)}x with VISION_PHONE_MODEL=${config.VISION_PHONE_MODEL} (default), ${(adaptive1Alt.fps / every1Alt.fps).toFixed(2)}x with ${ALT_NAME}, ${(adaptive1Confirm.fps / every1.fps).toFixed(2)}x with ${CONFIRM_EVERY_NAME} (goal >= 4x); a new face or a box jump runs identity + spoof on that same frame in both schedules`);
     console.log(`RSS with 2 workers, this process under tsx (before any model was loaded on the main thread): ${f1(adaptive2.rssMb)} MB`);
     if (process.env.BENCH_VISION_COMPILED !== '0') {
       const young = [config.VISION_WORKER_YOUNG_GEN_MB, 0, config.VISION_WORKER_YOUNG_GEN_MB];
@@ -482,6 +512,7 @@ export async function benchVision(): Promise<void> {
       ['busy desk (head turning + a hand moving beside it)', await poolRun(server, await busyFeed(moving1fps), { workers: 1, clients: desks, fps: 1, windowMs: WINDOW_MS })],
       [`moving desk, ${ALT_NAME}`, await poolRun(server, moving1fps, { workers: 1, clients: desks, fps: 1, windowMs: WINDOW_MS, settings: ALT })],
       [`busy desk, ${ALT_NAME}`, await poolRun(server, await busyFeed(moving1fps), { workers: 1, clients: desks, fps: 1, windowMs: WINDOW_MS, settings: ALT })],
+      [`moving desk, ${CONFIRM_EVERY_NAME}`, await poolRun(server, moving1fps, { workers: 1, clients: desks, fps: 1, windowMs: WINDOW_MS, settings: CONFIRM_EVERY })],
       ['moving desk, VISION_PHONE_IGNORE_FACE_MOTION=true', await poolRun(server, moving1fps, { workers: 1, clients: desks, fps: 1, windowMs: WINDOW_MS, settings: { VISION_PHONE_IGNORE_FACE_MOTION: true } })],
       ['before: moving desk, mesh every frame, no gate', await poolRun(server, moving1fps, { workers: 1, clients: desks, fps: 1, windowMs: WINDOW_MS, settings: { VISION_MOTION_THRESHOLD: 0, VISION_MESH_EVERY_FRAME: true } })],
     ] as [string, RunResult][];
@@ -491,24 +522,22 @@ export async function benchVision(): Promise<void> {
     // least-disturbed figures measured for docs/models.md; a phone-free frame is rarely confirmed) on top of the
     // measured decode/quality/thumbnail cost.
     const g = costs.gated;
-    const phoneIdle = (ms: number): Record<StageRow, number> => ({ gated: g, detector: g + 28, mesh: g + 32, identity: g + 32 + 10 + 27, phones: g + 28 + ms, followUp: g + ms, all: g + 32 + 10 + 27 + ms });
+    const phoneIdle = (ms: number): Record<StageRow, number> => ({ gated: g, tracked: g + 28, detector: g + 32, mesh: g + 32, identity: g + 32 + 10 + 27, phones: g + 28 + ms, followUp: g + ms, all: g + 32 + 10 + 27 + ms });
     const phoneIdleMs = { centernet: 29, yolov5s: 72 } as Record<string, number>;
     const idle = phoneIdle(phoneIdleMs[config.VISION_PHONE_MODEL]!);
     const idleAlt = phoneIdle(phoneIdleMs[ALT.VISION_PHONE_MODEL as string]!);
     const rows = runs.map(([name, r]) => {
       const d = perDeskSecond(r);
-      const meshRun = name.startsWith('before');
-      // The "before" schedule ran the mesh on every detector frame.
+      // Every detector frame runs the mesh: for readings ("before"), or to confirm faces (CONFIRM_EVERY).
+      const detectorFrame = name.startsWith('before') ? 'mesh' : name.includes(CONFIRM_EVERY_NAME) ? 'detector' : 'tracked';
       const alt = name.includes(ALT_NAME);
-      const base = alt ? stagesAlt.min : costs;
-      const c = meshRun ? { ...base, detector: base.mesh } : base;
-      const ms = deskMs(d, c, config.VISION_PHONES_FOLLOW_UP);
-      const idleBase = alt ? idleAlt : idle;
-      const idleMs = deskMs(d, meshRun ? { ...idleBase, detector: idleBase.mesh } : idleBase, config.VISION_PHONES_FOLLOW_UP);
-      return [name, f1(r.offeredFps / r.desks), d.frames.toFixed(2), d.detector.toFixed(2), d.identity.toFixed(2), d.phoneModel.toFixed(2), d.phonesUnchanged.toFixed(2), f1(maxGap(r.observations, 'identity')), f1(maxGap(r.observations, 'phones')), f1(maxGap(r.observations, 'phoneModel')), f1(ms), f1(1_000 / ms), f1(1_000 / idleMs)];
+      const price = (base: Record<StageRow, number>) => deskMs(d, { ...base, tracked: base[detectorFrame] }, config.VISION_PHONES_FOLLOW_UP);
+      const ms = price(alt ? stagesAlt.min : costs);
+      const idleMs = price(alt ? idleAlt : idle);
+      return [name, f1(r.offeredFps / r.desks), d.frames.toFixed(2), d.detector.toFixed(2), d.meshConfirm.toFixed(2), d.identity.toFixed(2), d.phoneModel.toFixed(2), d.phonesUnchanged.toFixed(2), f1(maxGap(r.observations, 'identity')), f1(maxGap(r.observations, 'phones')), f1(maxGap(r.observations, 'phoneModel')), f1(ms), f1(1_000 / ms), f1(1_000 / idleMs)];
     });
-    console.log(`\n## vision: desks per core at 1 fps (1 worker, ${desks} desks, ${WINDOW_MS / 1_000} s each): model runs per desk-second, priced with the minimum stage costs above (gated ${f1(costs.gated)}, detector ${f1(costs.detector)}, +mesh ${f1(costs.mesh - costs.detector)}, identity+spoof ${f1(costs.identity)}, phone check ${f1(config.VISION_PHONES_FOLLOW_UP ? costs.followUp : costs.phones - costs.detector)} ms)`);
-    table(['feed', 'frames/s offered per desk', 'analysed', 'detector', 'identity+spoof', 'phone detector', 'phones unchanged', 'max identity gap s (<= 5)', 'max phone-check gap s (<= 3)', 'max phone detector gap s', 'ms per desk-second', 'desks per core', 'desks per core at idle model costs'], rows);
+    console.log(`\n## vision: desks per core at 1 fps (1 worker, ${desks} desks, ${WINDOW_MS / 1_000} s each): model runs per desk-second, priced with the minimum stage costs above (gated ${f1(costs.gated)}, detector ${f1(costs.tracked)}, + mesh confirming ${f1(costs.detector - costs.tracked)}, identity+spoof ${f1(costs.identity)}, phone check ${f1(config.VISION_PHONES_FOLLOW_UP ? costs.followUp : costs.phones - costs.detector)} ms)`);
+    table(['feed', 'frames/s offered per desk', 'analysed', 'detector', 'mesh pass for a new face', 'identity+spoof', 'phone detector', 'phones unchanged', 'max identity gap s (<= 5)', 'max phone-check gap s (<= 3)', 'max phone detector gap s', 'ms per desk-second', 'desks per core', 'desks per core at idle model costs'], rows);
     console.log('(a phone check "unchanged" = phones were due on a frame unchanged since the phone detector\'s last frame — with VISION_PHONE_IGNORE_FACE_MOTION=true: unchanged outside the face zone, same faces; gaps are wall-clock under this machine\'s load)');
 
     if (process.env.BENCH_VISION_CANDIDATES !== '0') await candidatesTables(config, frames);

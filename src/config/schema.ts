@@ -161,6 +161,9 @@ export const settings = {
   VISION_PHONES_FOLLOW_UP: boolFrom.default(true),
   /** Confirm every face detection with the face mesh (on the detector's image, whatever its size). */
   VISION_CONFIRM_FACES: boolFrom.default(true),
+  /** Also run the mesh on a detection that continues a face it confirmed (or a detection it rejected) on the client's
+   *  previous detector frame; off: only new detections cost a mesh pass (src/vision/confirm.ts). */
+  VISION_CONFIRM_EVERY_FRAME: boolFrom.default(false),
   /** Bit-identical frames for this long = frozen or injected feed, reported as spoof (0 = off). */
   VISION_FROZEN_FEED_MS: intFrom(0, 600_000).default(6_000),
   /** Opt-in: a due phone check is answered "unchanged" when only the face region (box +30 %) moved and the faces did not

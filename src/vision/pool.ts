@@ -39,7 +39,7 @@ export interface VisionPoolStats {
   busy: number;
   /** Model stages run; `detectorSkipped`: frames the motion gate answered without the detector,
    *  `phonesUnchanged`: phone checks due on a frame unchanged since the last phone check. */
-  stages: { identity: number; spoof: number; phones: number; detector: number; detectorSkipped: number; phonesUnchanged: number };
+  stages: { identity: number; spoof: number; phones: number; detector: number; detectorSkipped: number; phonesUnchanged: number; meshConfirm: number };
   /** Frozen-feed spoof observations emitted (bit-identical frames for VISION_FROZEN_FEED_MS). */
   frozenFeeds: number;
   /** Phone checks left due to a later frame because every phone lane was busy (workers - 1 lanes). */
@@ -195,7 +195,7 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPo
       log,
     });
 
-  const st: VisionPoolStats = { workers: count, analysed: 0, errors: 0, identicalSkipped: 0, crashes: 0, timeouts: 0, busy: 0, stages: { identity: 0, spoof: 0, phones: 0, detector: 0, detectorSkipped: 0, phonesUnchanged: 0 }, frozenFeeds: 0, phonesPostponed: 0, meanMs: 0, meanModelMs: 0, analysedByClient: {} };
+  const st: VisionPoolStats = { workers: count, analysed: 0, errors: 0, identicalSkipped: 0, crashes: 0, timeouts: 0, busy: 0, stages: { identity: 0, spoof: 0, phones: 0, detector: 0, detectorSkipped: 0, phonesUnchanged: 0, meshConfirm: 0 }, frozenFeeds: 0, phonesPostponed: 0, meanMs: 0, meanModelMs: 0, analysedByClient: {} };
   let totalMs = 0;
   let totalModelMs = 0;
   let stopped = false;
@@ -330,6 +330,7 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPo
       if (result.analysis.ran.detector === false) st.stages.detectorSkipped++;
       else st.stages.detector++;
       if (result.analysis.ran.phonesUnchanged) st.stages.phonesUnchanged++;
+      if (result.analysis.ran.meshConfirm) st.stages.meshConfirm++;
     }
     await emit(out.observation, frame.data);
     if (result.ok && result.analysis.ran.phonesPending) {

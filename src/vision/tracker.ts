@@ -30,6 +30,8 @@ export interface TrackState {
   history: TrackHistory;
   /** Faces of the last frame the detector ran on, and its thumbnail (motion gate reference) and time. */
   lastFaces: FaceDetail[];
+  /** Detections the mesh rejected on that frame (src/vision/confirm.ts). */
+  rejectedFaces: Box[];
   detectRef?: Uint8Array;
   detectRefAt: number;
   /** Thumbnail and time of the last frame the phone detector ran on. */
@@ -49,6 +51,7 @@ export const newTrack = (): TrackState => ({
   lastBurstAt: -Infinity,
   history: emptyHistory(),
   lastFaces: [],
+  rejectedFaces: [],
   detectRefAt: 0,
   phonesRefAt: 0,
   meshUntil: 0,
@@ -70,6 +73,8 @@ export interface TrackSettings {
   motion: { threshold: number; maxSkipMs: number; phonesIgnoreFace: boolean };
   /** Run the mesh on every frame (the pre-gate behaviour) instead of only with identity and bursts. */
   meshEveryFrame: boolean;
+  /** The mesh confirms every detection, also one continuing a face it confirmed on the previous detector frame. */
+  confirmEveryFrame: boolean;
   /** Bit-identical frames for this long = a frozen or injected feed (0 = off). */
   frozenMs: number;
   /** Phone checks run as a follow-up of the frame's face analysis, after its observation went to the decisions. */
@@ -88,6 +93,7 @@ export function trackSettings(c: Config): TrackSettings {
     cueWindow: 12,
     motion: { threshold: c.VISION_MOTION_THRESHOLD, maxSkipMs: c.VISION_MOTION_MAX_SKIP_MS, phonesIgnoreFace: c.VISION_PHONE_IGNORE_FACE_MOTION },
     meshEveryFrame: c.VISION_MESH_EVERY_FRAME,
+    confirmEveryFrame: c.VISION_CONFIRM_EVERY_FRAME,
     frozenMs: c.VISION_FROZEN_FEED_MS,
     phonesFollowUp: c.VISION_PHONES_FOLLOW_UP,
   };
@@ -104,6 +110,7 @@ export function planFor(track: TrackState, now: number, s: TrackSettings): Analy
     jumpIou: s.jumpIou,
     meshDue: s.meshEveryFrame || burstArriving,
     deferPhones: s.phonesFollowUp,
+    ...(track.lastBox !== undefined && !s.confirmEveryFrame ? { confirmed: { faces: track.lastFaces, rejected: track.rejectedFaces } } : {}),
     // Burst frames are never gated: a blink moves too few pixels to pass the gate but is the point of a burst.
     ...(s.motion.threshold > 0 && !burstArriving
       ? {
@@ -167,7 +174,7 @@ export function foldAnalysis(track: TrackState, input: FoldInput, s: TrackSettin
     timings: { ...a.timings, ...(a.motion !== undefined ? { motion: a.motion } : {}) },
   };
   const next: TrackState = { ...track, lastBox: main?.box, history };
-  if (detected) Object.assign(next, { lastFaces: a.faces, detectRef: a.thumb, detectRefAt: input.now });
+  if (detected) Object.assign(next, { lastFaces: a.faces, rejectedFaces: a.rejected ?? [], detectRef: a.thumb, detectRefAt: input.now });
   if (a.ran.phones) Object.assign(next, { phonesRef: a.thumb, phonesRefAt: input.now, phonesFaces: a.faces.map((f) => f.box) });
   // Phones were due but the frame is unchanged since the last phone check: that check still holds.
   if (a.ran.phonesUnchanged) next.lastPhonesAt = input.now;

@@ -5,6 +5,7 @@ import { auc, equalErrorRate, parsePairs, tarAtFar, verificationReport } from '.
 import { foldAnalysis, newTrack, planFor, trackSettings } from '../../src/vision/tracker.js';
 import { testConfig } from '../helpers/redis.js';
 import type { AnalysisResult } from '../../src/vision/analyzer.js';
+import { fakeAnalysis } from './fixtures.js';
 
 const t = { match: 0.58, nonMatch: 0.65 };
 
@@ -58,6 +59,17 @@ test('box jumps and the adaptive plan', () => {
   assert.deepEqual([planFor(track, 11_000, s).identityDue, planFor(track, 11_000, s).phonesDue], [false, false]);
   assert.deepEqual([planFor(track, 14_000, s).identityDue, planFor(track, 12_500, s).phonesDue], [true, true]);
   assert.equal(planFor({ ...track, lastBox: undefined }, 11_000, s).identityDue, true, 'a new track is verified at once');
+});
+
+test('the mesh verdicts of a track reach the next plan; a frame where the mesh ran alone starts the rejections afresh', () => {
+  const s = trackSettings(testConfig());
+  const fold = (track: ReturnType<typeof newTrack>, over: Parameters<typeof fakeAnalysis>[0]) => foldAnalysis(track, { clientId: 'a', frameSeq: 1, frameTs: 0, modelVersion: 'm', now: 1_000, result: fakeAnalysis(over), users: new Map() }, s).track;
+  const background: [number, number, number, number] = [500, 40, 60, 60];
+  const seen = fold(newTrack(), { ran: { identity: false, spoof: false, phones: false, detector: true, meshConfirm: true }, rejected: [background] });
+  assert.deepEqual(planFor(seen, 1_100, s).confirmed, { faces: seen.lastFaces, rejected: [background] });
+  assert.equal(planFor(newTrack(), 1_100, s).confirmed, undefined, 'no track: the mesh confirms every detection');
+  assert.equal(planFor(seen, 1_100, trackSettings(testConfig({ VISION_CONFIRM_EVERY_FRAME: true }))).confirmed, undefined);
+  assert.deepEqual(fold(seen, { ran: { identity: true, spoof: true, phones: false, detector: true } }).rejectedFaces, []);
 });
 
 test('a corrupt frame folds into an error observation without touching the track', () => {

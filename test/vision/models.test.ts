@@ -238,3 +238,37 @@ test('the face mesh confirms detections: a busy background has no face, webcam f
     assert.ok(r.ok && r.analysis.faces.length === 1 && r.analysis.faces[0]!.score >= 0.9, `${file}: ${JSON.stringify(r.ok && r.analysis.faces)}`);
   }
 });
+
+test('a face the mesh confirmed keeps its confirmation on the next detector frame without the mesh; new and rejected detections are told apart', async () => {
+  const presence = { identityDue: false, phonesDue: false, jumpIou: config.VISION_JUMP_IOU, meshDue: false };
+  const photo = join(DATA, 'face', 'deepface', 'img1.jpg');
+  const frame = (dx: number) => sharp(photo).rotate().resize(640, 480, { fit: 'cover' }).extend({ left: dx, right: 0, top: 0, bottom: 0, background: '#000' }).extract({ left: 0, top: 0, width: 640, height: 480 }).jpeg({ quality: 85 }).toBuffer();
+  const first = await local.analyzer.analyze(await frame(0), { ...presence, confirmed: { faces: [], rejected: [] } });
+  assert.ok(first.ok);
+  assert.equal(first.analysis.ran.meshConfirm, true, 'a new detection runs the mesh');
+  assert.equal(first.analysis.faces.length, 1);
+  assert.deepEqual(first.analysis.rejected, []);
+  const next = await local.analyzer.analyze(await frame(12), { ...presence, confirmed: { faces: first.analysis.faces, rejected: [] } });
+  assert.ok(next.ok);
+  assert.equal(next.analysis.ran.meshConfirm, undefined, 'the continuing face needs no mesh');
+  assert.equal(next.analysis.faces.length, 1);
+  assert.equal(next.analysis.faces[0]!.score, first.analysis.faces[0]!.score, 'it keeps the confirmed score');
+  assert.ok(iou(next.analysis.faces[0]!.box, first.analysis.faces[0]!.box) > 0.7);
+
+  // The busy background of the test above: the detector's weak faces are rejected once, then stay rejected.
+  const demo = join(process.cwd(), 'node_modules', '@vladmandic', 'face-api', 'demo');
+  let verdicts = { faces: [] as FrameAnalysis['faces'], rejected: [] as NonNullable<FrameAnalysis['rejected']> };
+  let detections = 0;
+  let meshPasses = 0;
+  for (let i = 0; i < 8; i++) {
+    const still = await sharp(join(demo, 'sample3.jpg')).extract({ left: i % 3, top: i % 2, width: 500, height: 375 }).resize(640, 480).jpeg({ quality: 80 }).toBuffer();
+    const r = await local.analyzer.analyze(still, { ...presence, confirmed: verdicts });
+    assert.ok(r.ok);
+    assert.deepEqual(r.analysis.faces, [], `frame ${i}`);
+    detections += r.analysis.rejected?.length ? 1 : 0;
+    meshPasses += r.analysis.ran.meshConfirm ? 1 : 0;
+    verdicts = { faces: r.analysis.faces, rejected: r.analysis.rejected ?? [] };
+  }
+  assert.ok(detections >= 4, `the detector alone sees a face in the background (${detections} of 8 frames)`);
+  assert.ok(meshPasses < detections, `a rejected detection is not sent to the mesh again (${meshPasses} mesh passes for ${detections})`);
+});
