@@ -190,7 +190,11 @@ async function runStep(agents: LoadAgent[], server: ServerProcess, rate: number,
   let t0 = performance.now();
   const cpu0 = await server.cpuSeconds();
   const redisCpu0 = await redisCpuSeconds();
-  if (process.env.BENCH_DEBUG) await redisProbe?.call('LATENCY', 'RESET');
+  if (process.env.BENCH_DEBUG) {
+    await redisProbe?.call('LATENCY', 'RESET');
+    await redisProbe?.call('CONFIG', 'SET', 'slowlog-log-slower-than', '5000');
+    await redisProbe?.call('SLOWLOG', 'RESET');
+  }
   const aof0 = process.env.BENCH_DEBUG ? await redisAof() : undefined;
   const gen0 = process.cpuUsage();
   t0 = performance.now();
@@ -245,6 +249,7 @@ async function runStep(agents: LoadAgent[], server: ServerProcess, rate: number,
       `  step rate=${rate} stored=${stored} lost=${lost} server p50=${result.p50.toFixed(2)} p99=${p99.toFixed(2)} agent p99=${agentP99.toFixed(2)} ` +
         `CPU µs/frame server=${result.cpuPerFrameUs.toFixed(0)} generator=${result.genPerFrameUs.toFixed(0)} redis=${result.redisPerFrameUs.toFixed(0)} (server ${result.cpuPct.toFixed(0)} %, generator ${(((gen.user + gen.system) / 1e6 / seconds) * 100).toFixed(0)} %)` +
         ` redis latency events: ${JSON.stringify(await redisProbe?.call('LATENCY', 'LATEST'))}` +
+        ` slowlog (>= 5 ms: µs, command): ${JSON.stringify(((await redisProbe?.call('SLOWLOG', 'GET', '5')) as [number, number, number, string[]][] | undefined)?.map((e) => [e[2], e[3].slice(0, 3).map((a) => a.slice(0, 40))]))}` +
         ` AOF rewrites: ${aof1.rewrites - aof0!.rewrites} (their CPU ${((aof1.childCpu - aof0!.childCpu) * 1000).toFixed(0)} ms)`,
     );
     console.error(`    slow frames (sent at ms : server ms): ${slow.join(' ')}`);

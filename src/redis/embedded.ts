@@ -57,11 +57,13 @@ export class RedisServerProcess {
   async start(): Promise<void> {
     await mkdir(this.options.dir, { recursive: true });
     if (!this.port) this.port = this.options.port ?? (await freePort());
+    // The password goes in through stdin (`redis-server -` reads its configuration there first): an argument
+    // would be readable by every local user in /proc/<pid>/cmdline until Redis rewrites its process title.
     const args = [
+      '-',
       '--port', String(this.port),
       '--bind', '127.0.0.1',
       '--dir', this.options.dir,
-      '--requirepass', this.password,
       '--appendonly', this.options.appendonly === false ? 'no' : 'yes',
       '--appendfsync', 'everysec',
       // Skipping fsync while a rewrite runs keeps command latency flat (the rewrite's own disk writes would stall it).
@@ -71,8 +73,10 @@ export class RedisServerProcess {
       '--loglevel', 'warning',
       ...(this.options.extraArgs ?? []),
     ];
-    const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('redis-server', args, { stdio: ['pipe', 'ignore', 'pipe'] });
     this.child = child;
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(`requirepass ${this.password}\n`);
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const spawned = new Promise<void>((resolve, reject) => {

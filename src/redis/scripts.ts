@@ -153,9 +153,11 @@ export function storeFrameSuffix(format: string, nowMs: number, nowIso: string):
 
 /**
  * storeFrame-5.lua with the frame bytes written to Redis without a copy; resolves to the frame_number.
- * Passing the bytes through the script costs Redis ~50 µs more per 40 kB frame than a plain HSET (it copies
- * them into a Lua string and back), but only a script can keep them out of the AOF (see the script): 87–91
- * µs of Redis CPU per frame against 119–122 µs when they were also appended to the AOF.
+ * Passing the bytes through the script costs Redis ~50 µs more per 40 kB frame than a plain HSET: Redis's Lua
+ * hashes every byte of each argument it turns into a Lua string (Redis patched Lua's sampled string hash to a
+ * full one against hash flooding; `perf` on redis-server 7.0.15 puts ~45 % of its CPU in that loop), and copies
+ * them into a Lua string and back. But only a script can keep them out of the AOF (see the script): 87–91 µs
+ * of Redis CPU per frame against 119–122 µs when they were also appended to the AOF.
  */
 export function storeFrame(redis: Redis, prefix: string, data: Buffer, suffix: string): Promise<number> {
   return storeFrameScript.call(redis, prefix, data, suffix) as Promise<number>;
