@@ -24,7 +24,7 @@ import { ClientRegistry } from '../src/clients/registry.js';
 import { createLogger } from '../src/log.js';
 import { projectRoot } from '../src/paths.js';
 import { createLocalAnalyzer } from '../src/vision/local.js';
-import { decodeImage } from '../src/vision/image.js';
+import { decodeImage, type DecodedImage } from '../src/vision/image.js';
 import { downsample, downscaleFactor, type AnalysisPlan, type FrameAnalysis } from '../src/vision/analyzer.js';
 import { startVisionPool, type VisionPoolStats } from '../src/vision/pool.js';
 import type { Observation } from '../src/domain/observation.js';
@@ -100,7 +100,7 @@ async function stageTable(config: Config, frames: Buffer[]): Promise<StageCosts>
   const raws = new Map(rowNames.map((row) => [row, [] as number[]]));
   // What a static desk's next frame is compared with (the gate's reference: this very frame's thumbnail) and
   // what a moving desk's next frame continues (the mesh's verdicts on it); and the raw side's decoded frames.
-  const prepared: { frame: Buffer; first: FrameAnalysis; img: Awaited<ReturnType<typeof decodeImage>> }[] = [];
+  const prepared: { frame: Buffer; first: FrameAnalysis; img: DecodedImage }[] = [];
   for (const frame of sample) {
     const first = await analyzer.analyze(frame, plans.detector);
     if (!first.ok || !first.analysis.thumb) throw new Error('bench frame failed');
@@ -112,9 +112,8 @@ async function stageTable(config: Config, frames: Buffer[]): Promise<StageCosts>
     return plans[row];
   };
   // Pipeline and raw run in separate passes (each twice, alternating), rows interleaved frame by frame within a
-  // pass (the machine's load drifts, and must not favour one row). Separate passes, because each must pay for
-  // the garbage it makes: V8 finishes pending collection work when the thread waits, as the pipeline does for
-  // every decode, so raw calls interleaved with the pipeline had their collection charged to its next decode.
+  // pass (the machine's load drifts, and must not favour one row). Separate passes, so that each pays for the
+  // garbage it makes: interleaved, the collection work the raw calls left ran in the pipeline's next wait.
   let fullPixels = new Int32Array(0);
   for (let pass = 0; pass < 2; pass++) {
     for (const { frame, first } of prepared) {

@@ -25,7 +25,8 @@ export class ImageError extends Error {
 /**
  * Decodes JPEG, PNG or WebP whatever the name or the claimed format says (the bytes decide), turns it
  * upright by its EXIF orientation, and scales it so the longest side is at most `maxSide` (frames are
- * ~640 px; reference photos can be 4000 px and would only cost time).
+ * ~640 px; reference photos can be 4000 px and would only cost time). Plain JPEGs (most webcam frames)
+ * decode in wasm on this thread (src/vision/jpeg.ts); everything else through sharp.
  */
 export async function decodeImage(bytes: Buffer, maxSide: number): Promise<DecodedImage> {
   // The magic bytes name the format; only what they do not recognise costs a header parse (~0.3 ms a frame
