@@ -49,12 +49,18 @@ interface WasmDecoder {
 
 let decoder: Promise<WasmDecoder> | undefined;
 
-/** The mozjpeg decoder of @jsquash/jpeg, compiled once per thread from the installed file (never fetched). */
-function wasmDecoder(): Promise<WasmDecoder> {
+/** The decoder's wasm file inside the installed package folder (the model loader checks it at start-up). */
+export function jpegDecoderFile(packageDir = dirname(createRequire(import.meta.url).resolve('@jsquash/jpeg/package.json'))): string {
+  return join(packageDir, 'codec', 'dec', 'mozjpeg_dec.wasm');
+}
+
+/**
+ * The mozjpeg decoder of @jsquash/jpeg, compiled once per thread from the installed file (never fetched).
+ * The model loader calls it at start-up, so the first frame does not pay the ~45 ms compile.
+ */
+export function loadJpegDecoder(): Promise<WasmDecoder> {
   decoder ??= (async () => {
-    const require = createRequire(import.meta.url);
-    const dir = join(dirname(require.resolve('@jsquash/jpeg/package.json')), 'codec', 'dec');
-    const wasm = await WebAssembly.compile(readFileSync(join(dir, 'mozjpeg_dec.wasm')));
+    const wasm = await WebAssembly.compile(readFileSync(jpegDecoderFile()));
     const factory = (await import('@jsquash/jpeg/codec/dec/mozjpeg_dec.js')).default as unknown as (options: object) => Promise<WasmDecoder>;
     return factory({
       noInitialRun: true,
@@ -74,7 +80,7 @@ export async function decodePlainJpeg(bytes: Buffer, maxSide: number): Promise<{
   if (!size || size.width > maxSide || size.height > maxSide) return undefined;
   let rgba;
   try {
-    rgba = (await wasmDecoder()).decode(bytes, true);
+    rgba = (await loadJpegDecoder()).decode(bytes, true);
   } catch {
     return undefined;
   }

