@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp, { type Sharp } from 'sharp';
-import { decodePlainJpeg, plainJpegSize } from '../../src/vision/jpeg.js';
+import { decodePlainJpeg, plainJpegSize, rgbaToRgb } from '../../src/vision/jpeg.js';
 
 /** A 96x64 gradient with some texture, as JPEG with the given sharp settings. */
 async function jpeg(edit: (s: Sharp) => Sharp = (s) => s.jpeg({ quality: 85 })): Promise<Buffer> {
@@ -35,4 +35,15 @@ test('what needs more than decoding is left to sharp: EXIF orientation, ICC prof
   assert.equal(plainJpegSize(plain.subarray(0, plain.length - 100)), undefined, 'truncated');
   assert.equal(plainJpegSize(Buffer.from('not a jpeg at all')), undefined);
   assert.equal(await decodePlainJpeg(plain, 64), undefined, 'wider than maxSide');
+});
+
+test('dropping the alpha byte keeps every pixel, also for pixel counts that are not a multiple of four', () => {
+  for (const pixels of [0, 1, 3, 4, 5, 11, 640 * 480]) {
+    const rgba = new Uint8ClampedArray(pixels * 4).map((_, i) => (i * 37 + 11) & 255);
+    const expected = Buffer.from(Array.from({ length: pixels * 3 }, (_, i) => rgba[Math.floor(i / 3) * 4 + (i % 3)]!));
+    assert.deepEqual(rgbaToRgb(rgba, pixels), expected, `${pixels} pixels`);
+    const unaligned = new Uint8ClampedArray(pixels * 4 + 1);
+    unaligned.set(rgba, 1);
+    assert.deepEqual(rgbaToRgb(unaligned.subarray(1), pixels), expected, `${pixels} pixels, not on a 4-byte boundary`);
+  }
 });
