@@ -260,18 +260,21 @@ async function runStep(agents: LoadAgent[], server: ServerProcess, rate: number,
 let recorder: (roundTripMs: number, serverMs: number) => void = () => {};
 let redisProbe: Redis | undefined;
 
+/** Numeric fields of Redis's INFO (one section or all), NaN where absent or without a probe. */
+async function redisInfo(section?: string): Promise<(name: string) => number> {
+  const info = (redisProbe ? await (section ? redisProbe.info(section) : redisProbe.info()) : '') ?? '';
+  return (name) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
+}
+
 /** Debug: AOF rewrites so far and the CPU seconds of Redis's children (the rewrites). */
 async function redisAof(): Promise<{ rewrites: number; childCpu: number }> {
-  const info = (await redisProbe?.info()) ?? '';
-  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  const field = await redisInfo();
   return { rewrites: field('aof_rewrites'), childCpu: field('used_cpu_user_children') + field('used_cpu_sys_children') };
 }
 
 /** redis-server's user + system CPU seconds so far (INFO cpu). */
 async function redisCpuSeconds(): Promise<number> {
-  if (!redisProbe) return NaN;
-  const info = await redisProbe.info('cpu');
-  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  const field = await redisInfo('cpu');
   return field('used_cpu_user') + field('used_cpu_sys');
 }
 
