@@ -75,6 +75,8 @@ export interface ModelPaths {
   phoneModel: string;
   /** The phone detector the files were checked for. */
   phones: PhoneModelName;
+  /** The wasm JPEG decoder (src/vision/jpeg.ts). */
+  jpegDecoder: string;
   /** Every file that must exist, for the start-up check. */
   files: string[];
   versions: { human: string; faceApi: string; tfjs: string; yolov5: string };
@@ -104,6 +106,7 @@ export function modelPaths(phones: PhoneModelName = DEFAULT_PHONES.model): Model
   const phoneModel = phones === 'yolov5s' ? join(yolo, YOLO_MODEL) : join(humanModels, 'centernet.json');
   const faceApiModels = join(faceApi, 'model');
   const wasmDir = join(wasm, 'dist');
+  const jpegDecoder = jpegDecoderFile(packageDir('@jsquash/jpeg'));
   const files = [
     join(human, 'dist', 'human.node-wasm.js'),
     join(faceApi, 'dist', 'face-api.node-wasm.js'),
@@ -112,7 +115,7 @@ export function modelPaths(phones: PhoneModelName = DEFAULT_PHONES.model): Model
     ...HUMAN_MODELS.flatMap((m) => [join(humanModels, `${m}.json`), join(humanModels, `${m}.bin`)]),
     ...FACEAPI_MODELS.flatMap((m) => [join(faceApiModels, `${m}-weights_manifest.json`), join(faceApiModels, `${m}.bin`)]),
     ...graphFiles(phoneModel),
-    jpegDecoderFile(packageDir('@jsquash/jpeg')),
+    jpegDecoder,
   ];
   return {
     humanDist: join(human, 'dist', 'human.node-wasm.js'),
@@ -122,6 +125,7 @@ export function modelPaths(phones: PhoneModelName = DEFAULT_PHONES.model): Model
     wasmDir,
     phoneModel,
     phones,
+    jpegDecoder,
     files,
     versions: { human: version(human), faceApi: version(faceApi), tfjs: version(tfjs), yolov5: version(yolo) },
   };
@@ -257,7 +261,7 @@ export async function loadVisionModels(phoneOptions: PhoneModelOptions = DEFAULT
   try {
     await loadJpegDecoder();
   } catch (err) {
-    throw new ModelFileError(`cannot load the JPEG decoder ${jpegDecoderFile()}: ${(err as Error).message}; ${FIX}`);
+    throw new ModelFileError(`cannot load the JPEG decoder ${paths.jpegDecoder}: ${(err as Error).message}; ${FIX}`);
   }
   const v = paths.versions;
   const phoneVersion = paths.phones === 'yolov5s' ? `+yolov5@${v.yolov5}` : '';
