@@ -264,6 +264,8 @@ export class FrameAnalyzer {
 
   /** The last frame decoded here: a phones-only follow-up of the same frame (plan.phonesOnly) does not decode it again. */
   private lastDecoded?: { bytes: Buffer; img: DecodedImage };
+  /** Quality and thumbnail of the last image analysed: that follow-up does not measure them again either. */
+  private lastMeasured?: { img: DecodedImage; quality: QualityObservation; thumb: Uint8Array };
   /**
    * One int32 pixel buffer reused for every tensor upload (tfjs copies the values into the wasm heap at once):
    * a fresh 3.7 MB array per 640x480 frame made the worker's garbage collector stall the next frames' decodes.
@@ -297,8 +299,8 @@ export class FrameAnalyzer {
   async analyzeDecoded(img: DecodedImage, plan: AnalysisPlan, decodeMs = 0, t0 = performance.now()): Promise<FrameAnalysis> {
     const { human, tf } = this.models;
     const tq = performance.now();
-    const quality = measureQuality(img, this.options.quality);
-    const thumb = thumbnail(img);
+    if (this.lastMeasured?.img !== img) this.lastMeasured = { img, quality: measureQuality(img, this.options.quality), thumb: thumbnail(img) };
+    const { quality, thumb } = this.lastMeasured;
     const qualityMs = performance.now() - tq;
     const gate = plan.motion;
     const moved = (ref?: Uint8Array, ignore?: ReturnType<typeof faceCells>) => !gate || !ref || motionScore(ref, thumb, ignore) > gate.threshold;
