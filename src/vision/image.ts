@@ -3,13 +3,35 @@ import type { QualityObservation } from '../domain/observation.js';
 import { sniffImageFormat } from '../domain/protocol.js';
 import { decodePlainJpeg } from './jpeg.js';
 
-/** A decoded, upright RGB image. */
+/**
+ * A decoded, upright image: RGB (sharp), or RGBA whose alpha byte is unused (the wasm JPEG decoder's own
+ * output, read as it is: dropping the alpha byte cost a 0.9 MB copy per 640x480 frame that nothing needs;
+ * the tensor upload and the box average skip the fourth byte as they read).
+ */
 export interface DecodedImage {
-  data: Buffer;
+  data: Uint8Array | Uint8ClampedArray;
   width: number;
   height: number;
-  channels: 3;
+  channels: 3 | 4;
   format: 'jpeg' | 'png' | 'webp';
+}
+
+/** The pixels of an image, as the functions reading them need: bytes per pixel 3 (RGB) unless said otherwise. */
+export type Pixels = Pick<DecodedImage, 'data' | 'width' | 'height'> & { channels?: 3 | 4 };
+
+/** The image's RGB values as int32, the layout tfjs uploads (into `into`, which must hold width x height x 3). */
+export function rgbInt32(img: Pixels, into: Int32Array): Int32Array {
+  const { data } = img;
+  if ((img.channels ?? 3) === 3) {
+    into.set(data);
+    return into;
+  }
+  for (let i = 0, o = 0, n = img.width * img.height * 4; i < n; i += 4, o += 3) {
+    into[o] = data[i]!;
+    into[o + 1] = data[i + 1]!;
+    into[o + 2] = data[i + 2]!;
+  }
+  return into;
 }
 
 export class ImageError extends Error {
@@ -33,7 +55,7 @@ export async function decodeImage(bytes: Buffer, maxSide: number): Promise<Decod
   // saved), to tell a corrupt file from a format that is not accepted.
   const format = sniffImageFormat(bytes) ?? (await unacceptedFormat(bytes));
   const plain = format === 'jpeg' ? await decodePlainJpeg(bytes, maxSide) : undefined;
-  if (plain) return { ...plain, channels: 3, format };
+  if (plain) return { ...plain, channels: 4, format };
   try {
     const { data, info } = await sharp(bytes, { failOn: 'error' })
       .rotate()
@@ -126,31 +148,35 @@ function shrink(luma: Float32Array, w: number, h: number, k: number): { luma: Fl
   return { luma: out, w: sw, h: sh };
 }
 
+/** Luma (0..255) of the image sampled on a grid at most 320 wide (the gate's thumbnail and the quality both read it). */
+export interface LumaGrid {
+  luma: Float32Array;
+  w: number;
+  h: number;
+  /** Sum of the grid's values and of their squares (mean luma and contrast). */
+  sum: number;
+  sumSq: number;
+}
+
 /**
- * Mean luma and variance of the 4-neighbour Laplacian, measured on the image scaled to 320 px wide so
- * the blur figure does not depend on the camera's resolution.
- *
- * Little fine detail alone does not mean blurred: a plain wall behind an empty chair has none either, and
- * calling it blurred would hide every empty desk in front of one. Blur removes fine detail but keeps
- * the coarse shapes, so an image is blurred only when its fine detail is low both absolutely and relative
- * to the detail of the same image at a quarter of the size (measured on the webcam clip and the face
- * photos: sharp >= 0.10, Gaussian blur of sigma >= 2 px at 640 px <= 0.07; a flat wall stays ~0.1 or above),
- * or when it keeps a person's contrast (BLURRED_CONTRAST_STD).
+ * The image's luma sampled on a grid at most 320 points wide (every other pixel of a 640 px frame), so the
+ * blur figure does not depend on the camera's resolution. The grid is scratch memory: the next call reuses it.
  */
-export function measureQuality(img: DecodedImage, t: QualityThresholds = defaultQualityThresholds): QualityObservation {
+export function lumaGrid(img: Pixels): LumaGrid {
   const targetW = Math.min(320, img.width);
   const step = img.width / targetW;
   const w = targetW;
   const h = Math.max(1, Math.floor(img.height / step));
   const luma = grid('luma', w * h);
   const data = img.data;
+  const c = img.channels ?? 3;
   // Byte offsets of the sampled columns, once per image rather than once per pixel.
   const columns = new Int32Array(w);
-  for (let x = 0; x < w; x++) columns[x] = Math.min(img.width - 1, Math.floor(x * step)) * 3;
+  for (let x = 0; x < w; x++) columns[x] = Math.min(img.width - 1, Math.floor(x * step)) * c;
   let sum = 0;
   let sumSq = 0;
   for (let y = 0, o = 0; y < h; y++) {
-    const row = Math.min(img.height - 1, Math.floor(y * step)) * img.width * 3;
+    const row = Math.min(img.height - 1, Math.floor(y * step)) * img.width * c;
     for (let x = 0; x < w; x++, o++) {
       const i = row + columns[x]!;
       const v = 0.299 * data[i]! + 0.587 * data[i + 1]! + 0.114 * data[i + 2]!;
@@ -159,6 +185,20 @@ export function measureQuality(img: DecodedImage, t: QualityThresholds = default
       sumSq += v * v;
     }
   }
+  return { luma, w, h, sum, sumSq };
+}
+
+/**
+ * Mean luma and variance of the 4-neighbour Laplacian of an image's luma grid (lumaGrid).
+ *
+ * Little fine detail alone does not mean blurred: a plain wall behind an empty chair has none either, and
+ * calling it blurred would hide every empty desk in front of one. Blur removes fine detail but keeps
+ * the coarse shapes, so an image is blurred only when its fine detail is low both absolutely and relative
+ * to the detail of the same image at a quarter of the size (measured on the webcam clip and the face
+ * photos: sharp >= 0.10, Gaussian blur of sigma >= 2 px at 640 px <= 0.07; a flat wall stays ~0.1 or above),
+ * or when it keeps a person's contrast (BLURRED_CONTRAST_STD).
+ */
+export function qualityOf({ luma, w, h, sum, sumSq }: LumaGrid, t: QualityThresholds = defaultQualityThresholds): QualityObservation {
   const brightness = sum / (w * h);
   const contrast = Math.sqrt(Math.max(0, sumSq / (w * h) - brightness ** 2));
   const sharpness = laplacianVariance(luma, w, h);
@@ -174,4 +214,9 @@ export function measureQuality(img: DecodedImage, t: QualityThresholds = default
     // A black or white frame has no edges anyway: call it dark/bright, not blurred.
     blurred: sharpness < t.blurVariance && (detailRatio < t.blurRatio || contrast >= BLURRED_CONTRAST_STD) && brightness >= t.darkLuma && brightness <= t.brightLuma,
   };
+}
+
+/** Image quality (qualityOf) of a decoded image. */
+export function measureQuality(img: Pixels, t: QualityThresholds = defaultQualityThresholds): QualityObservation {
+  return qualityOf(lumaGrid(img), t);
 }

@@ -1,38 +1,35 @@
-import type { DecodedImage } from './image.js';
+import { lumaGrid, type LumaGrid, type Pixels } from './image.js';
 
 /**
  * A cheap motion gate. Most desks are static most of the time: when a frame shows nothing that moved
  * since the frame the detector last ran on, the detector's answer would be the same, so the faces are
  * carried forward instead. The gate compares tiny grayscale thumbnails (cell means) taken from the
- * frame the analyser decodes anyway, so it costs well under a millisecond and no second decode.
+ * luma grid the image quality is measured on anyway, so it costs well under a millisecond and no second decode.
  */
 
 export const THUMB_W = 32;
 export const THUMB_H = 24;
 
-/** Grey cell means (0..255) of a THUMB_W x THUMB_H grid, sampling every other pixel of each cell. */
-export function thumbnail(img: Pick<DecodedImage, 'data' | 'width' | 'height'>): Uint8Array {
+/** Grey cell means (0..255) of a THUMB_W x THUMB_H grid over a luma grid (for a 640 px frame: every other pixel of each cell). */
+export function thumbnailOf({ luma, w, h }: LumaGrid): Uint8Array {
   const out = new Uint8Array(THUMB_W * THUMB_H);
-  const { data, width, height } = img;
   for (let cy = 0; cy < THUMB_H; cy++) {
-    const y0 = Math.floor((cy * height) / THUMB_H);
-    const y1 = Math.max(y0 + 1, Math.floor(((cy + 1) * height) / THUMB_H));
+    const y0 = Math.floor((cy * h) / THUMB_H);
+    const y1 = Math.max(y0 + 1, Math.floor(((cy + 1) * h) / THUMB_H));
     for (let cx = 0; cx < THUMB_W; cx++) {
-      const x0 = Math.floor((cx * width) / THUMB_W);
-      const x1 = Math.max(x0 + 1, Math.floor(((cx + 1) * width) / THUMB_W));
+      const x0 = Math.floor((cx * w) / THUMB_W);
+      const x1 = Math.max(x0 + 1, Math.floor(((cx + 1) * w) / THUMB_W));
       let sum = 0;
-      let n = 0;
-      for (let y = y0; y < y1; y += 2) {
-        let i = (y * width + x0) * 3;
-        for (let x = x0; x < x1; x += 2, i += 6) {
-          sum += 0.299 * data[i]! + 0.587 * data[i + 1]! + 0.114 * data[i + 2]!;
-          n++;
-        }
-      }
-      out[cy * THUMB_W + cx] = n ? Math.round(sum / n) : 0;
+      for (let y = y0; y < y1; y++) for (let i = y * w + x0, end = y * w + x1; i < end; i++) sum += luma[i]!;
+      out[cy * THUMB_W + cx] = Math.round(sum / ((y1 - y0) * (x1 - x0)));
     }
   }
   return out;
+}
+
+/** The thumbnail of a decoded image. */
+export function thumbnail(img: Pixels): Uint8Array {
+  return thumbnailOf(lumaGrid(img));
 }
 
 /**

@@ -249,11 +249,11 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPo
   }
 
   /**
-   * The phone check a frame's analysis deferred (plan.deferPhones), on the same frame, once its faces have
-   * reached the decisions; its observation follows the first. A lost worker only loses this check: the
-   * next one is due at the next frame.
+   * The phone check a frame's analysis deferred (plan.deferPhones), on the same frame, while the decisions take
+   * the frame's faces (`facesEmitted`); its observation follows theirs. Resolves when the worker is done, with
+   * what is left for the main thread (the emit). A lost worker only loses this check: the next is due at the next frame.
    */
-  async function checkPhones(slot: Slot, clientId: string, frame: StoredFrame, faces: FaceDetail[]): Promise<void> {
+  async function checkPhones(slot: Slot, clientId: string, frame: StoredFrame, faces: FaceDetail[], facesEmitted: Promise<void>): Promise<Tail> {
     let result: AnalysisResult;
     try {
       result = await slot.run(frame.data, { identityDue: false, phonesDue: true, jumpIou: settings.jumpIou, phonesOnly: { faces } });
@@ -261,32 +261,35 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPo
       if (!(err instanceof WorkerLost)) throw err;
       log.warn({ clientId, frameSeq: frame.frameNumber, why: err.why }, 'vision worker lost during a phone check; replacing it');
       await replace(slot, err);
-      return;
+      return { after: facesEmitted };
     }
-    if (!result.ok) return;
+    if (!result.ok) return { after: facesEmitted };
     const track = tracks.get(clientId) ?? newTrack();
     const out = foldAnalysis(track, { ...frameInput(clientId, frame), result, users: users.snapshot() }, settings);
     tracks.set(clientId, { ...out.track, lastHash: track.lastHash, hashSince: track.hashSince });
     st.stages.phones++;
     totalMs += result.analysis.timings.total;
     totalModelMs += result.analysis.timings.model;
-    await emit(out.observation, frame.data);
+    return { after: facesEmitted.then(() => emit(out.observation, frame.data)) };
   }
 
-  async function analyseClient(slot: Slot, clientId: string, readySince: number): Promise<void> {
+  /**
+   * Analyses the client's latest frame on the slot's worker. Resolves once the worker is done with it, with the
+   * main thread's part still running (observations to the decisions, a burst request): the worker takes its next
+   * client meanwhile, and this one stays leased until that part is over, so its observations stay in order.
+   */
+  async function analyseClient(slot: Slot, clientId: string, readySince: number): Promise<Tail> {
     const frame = await registry.getClientImage(clientId);
-    if (!frame) return;
+    if (!frame) return NOTHING_LEFT;
     const track = tracks.get(clientId) ?? newTrack();
     const hash = createHash('sha1').update(frame.data).digest('hex');
     if (hash === track.lastHash) {
       st.identicalSkipped++;
       const frozen = frozenFeedCheck(track, frameInput(clientId, frame), settings);
       tracks.set(clientId, frozen.track);
-      if (frozen.observation) {
-        st.frozenFeeds++;
-        await emit(frozen.observation, frame.data);
-      }
-      return;
+      if (!frozen.observation) return NOTHING_LEFT;
+      st.frozenFeeds++;
+      return { after: emit(frozen.observation, frame.data) };
     }
     const now = Date.now();
     const plan = planFor(track, now, settings);
@@ -303,7 +306,7 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPo
       if (n < 2) {
         // Analysed again by the next free worker, ahead of the others (it has waited longest).
         await queue.requeue(clientId, readySince);
-        return;
+        return NOTHING_LEFT;
       }
       crashesByFrame.delete(key);
       result = { ok: false, code: 'internal', message: `analysis ${err.why === 'timeout' ? 'timed out' : 'crashed the worker'} twice on this frame`, ms: Date.now() - now };
@@ -332,25 +335,32 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPo
       if (result.analysis.ran.phonesUnchanged) st.stages.phonesUnchanged++;
       if (result.analysis.ran.meshConfirm) st.stages.meshConfirm++;
     }
-    await emit(out.observation, frame.data);
+    let after = emit(out.observation, frame.data);
     if (result.ok && result.analysis.ran.phonesPending) {
       if (phonesRunning < phoneLanes) {
         phonesRunning++;
         try {
-          await checkPhones(slot, clientId, frame, result.analysis.faces);
+          ({ after } = await checkPhones(slot, clientId, frame, result.analysis.faces, after));
         } finally {
           phonesRunning--;
         }
       } else st.phonesPostponed++;
     }
-    if (out.burst) {
-      try {
-        await opts.requestBurst(clientId, out.burst.frames, out.burst.fps, out.burst.reason);
-      } catch (err) {
-        log.warn({ clientId, err: (err as Error).message }, 'requestBurst failed');
-      }
-    }
+    const burst = out.burst;
+    if (!burst) return { after };
+    return {
+      after: after.then(async () => {
+        try {
+          await opts.requestBurst(clientId, burst.frames, burst.fps, burst.reason);
+        } catch (err) {
+          log.warn({ clientId, err: (err as Error).message }, 'requestBurst failed');
+        }
+      }),
+    };
   }
+
+  /** What the main thread still does for analysed clients (decisions, then the lease's release); stop() waits for it. */
+  const finishing = new Set<Promise<void>>();
 
   async function loop(slot: Slot): Promise<void> {
     let idleMs = 10;
@@ -383,14 +393,18 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPo
       }
       idleMs = 10;
       st.busy++;
+      const { id } = taken;
+      let after = NOTHING_LEFT.after;
       try {
-        await analyseClient(slot, taken.id, taken.readySince);
+        ({ after } = await analyseClient(slot, id, taken.readySince));
       } catch (err) {
-        log.error({ clientId: taken.id, err: (err as Error).message }, 'vision analysis failed');
+        log.error({ clientId: id, err: (err as Error).message }, 'vision analysis failed');
       } finally {
         st.busy--;
-        await queue.release(taken.id).catch(() => undefined);
       }
+      const done = after.then(() => queue.release(id)).catch(() => undefined);
+      finishing.add(done);
+      void done.finally(() => finishing.delete(done));
     }
   }
 
@@ -407,7 +421,8 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPo
       stopped = true;
       wakeAll();
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.all(loops), new Promise<void>((r) => (timer = setTimeout(r, config.VISION_JOB_TIMEOUT_MS)))]);
+      const drained = Promise.all(loops).then(() => Promise.all([...finishing]));
+      await Promise.race([drained, new Promise<void>((r) => (timer = setTimeout(r, config.VISION_JOB_TIMEOUT_MS)))]);
       clearTimeout(timer);
       await Promise.all(slots.map((s) => s.stop()));
     },
@@ -416,5 +431,14 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPo
     users: users instanceof UsersDatabase ? users : undefined,
   };
 }
+
+/**
+ * The main thread's part of an analysis that remains once the worker is free (in an object: a promise
+ * returned from an async function would be awaited with it).
+ */
+interface Tail {
+  after: Promise<void>;
+}
+const NOTHING_LEFT: Tail = { after: Promise.resolve() };
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

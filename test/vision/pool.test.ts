@@ -15,7 +15,7 @@ const { server } = await startTestRedis();
 const fakeWorker = new URL('./fakeWorker.ts', import.meta.url);
 const noUsers = { snapshot: () => new Map<string, number[][]>() };
 
-async function setup(overrides: Partial<Record<keyof Config, unknown>> = {}) {
+async function setup(overrides: Partial<Record<keyof Config, unknown>> = {}, decide: (o: Observation) => void | Promise<void> = () => undefined) {
   const config = testConfig({ VISION_WORKERS: 1, VISION_JOB_TIMEOUT_MS: 1_000, ...overrides });
   const conns = await connectTest(server, config);
   const registry = new ClientRegistry(conns.redis, conns.keys);
@@ -26,7 +26,10 @@ async function setup(overrides: Partial<Record<keyof Config, unknown>> = {}) {
     log: createLogger('silent'),
     redis: conns.redis,
     keys: conns.keys,
-    onObservation: (o) => void observations.push(o),
+    onObservation: (o) => {
+      observations.push(o);
+      return decide(o);
+    },
     requestBurst: (clientId, _f, _fps, reason) => void bursts.push({ clientId, reason }),
     users: noUsers,
     workerUrl: fakeWorker,
@@ -73,6 +76,29 @@ test('one worker shares itself fairly between clients and always analyses the fr
     const c1 = observations.filter((o) => o.clientId === 'c1').map((o) => o.frameSeq);
     assert.deepEqual(c1, [...c1].sort((a, b) => a - b), 'never an older frame after a newer one');
     assert.equal(pool.stats().errors, 0);
+  } finally {
+    await pool.stop();
+  }
+});
+
+test('slow decisions do not hold the worker: it analyses other clients meanwhile, and a client stays leased until its decisions are done', async () => {
+  const decided: string[] = [];
+  const slow = async (o: Observation) => {
+    if (o.clientId === 'slowpoke') await new Promise((r) => setTimeout(r, 400));
+    decided.push(`${o.clientId}#${o.frameSeq}`);
+  };
+  const { registry, pool, observations } = await setup({ VISION_IDENTITY_INTERVAL_MS: 60_000, VISION_PHONE_INTERVAL_MS: 60_000 }, slow);
+  try {
+    await registry.storeFrame('slowpoke', Buffer.from('SLOW:1:s1'), 'jpeg');
+    await waitFor(() => observations.length === 1, { what: 'slowpoke analysed' });
+    // Its decisions take 400 ms: the worker is free for the next client at once; slowpoke's newer frame waits.
+    await registry.storeFrame('slowpoke', Buffer.from('SLOW:1:s2'), 'jpeg');
+    await registry.storeFrame('quick', Buffer.from('SLOW:1:q1'), 'jpeg');
+    await waitFor(() => decided.includes('quick#1'), { what: 'quick analysed and decided' });
+    assert.deepEqual(decided, ['quick#1'], 'quick went through while slowpoke\'s decisions were still running');
+    assert.equal(observations.filter((o) => o.clientId === 'slowpoke').length, 1, 'slowpoke is not analysed again before its decisions are done');
+    await waitFor(() => decided.includes('slowpoke#2'), { what: 'slowpoke\'s next frame' });
+    assert.deepEqual(decided, ['quick#1', 'slowpoke#1', 'slowpoke#2'], 'a client\'s observations reach the decisions in order');
   } finally {
     await pool.stop();
   }
