@@ -28,7 +28,7 @@ import { decodeImage, rgbInt32, type DecodedImage } from '../src/vision/image.js
 import { downsample, downscaleFactor, type AnalysisPlan, type FrameAnalysis } from '../src/vision/analyzer.js';
 import { startVisionPool, type VisionPoolStats } from '../src/vision/pool.js';
 import type { Observation } from '../src/domain/observation.js';
-import { table } from './stats.js';
+import { percentile, table } from './stats.js';
 import { phoneCandidates } from './phones.js';
 import { vigilNodeFlags } from './nodeFlags.js';
 import { parsePairs, verificationReport, type ScoredPair } from '../src/vision/metrics.js';
@@ -54,6 +54,7 @@ async function benchFrames(dir: string): Promise<Buffer[]> {
 }
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 0.5);
 const f1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '-');
 
 export interface StageCosts {
@@ -168,12 +169,15 @@ async function stageTable(config: Config, frames: Buffer[]): Promise<StageCosts>
     const total = mean(pipe.total!);
     const rawMean = mean(raw);
     const min = Math.min(...pipe.total!);
-    rows.push([labels[row], f1(mean(pipe.decode!)), f1(mean(pipe.quality!)), f1(mean(pipe.detect!)), f1(mean(pipe.phones!)), f1(mean(pipe.landmarks!)), f1(mean(pipe.descriptor!)), f1(total), f1(min), raw.length ? f1(rawMean) : '0', raw.length ? (total / rawMean).toFixed(2) : '-']);
+    // Medians beside the means: on this shared machine one model call in twenty can take 1.5x its time, on
+    // either side, and a mean ratio then says more about those outliers than about the pipeline.
+    const ratioOfMedians = raw.length ? (median(pipe.total!) / median(raw)).toFixed(2) : '-';
+    rows.push([labels[row], f1(mean(pipe.decode!)), f1(mean(pipe.quality!)), f1(mean(pipe.detect!)), f1(mean(pipe.phones!)), f1(mean(pipe.landmarks!)), f1(mean(pipe.descriptor!)), f1(total), f1(min), raw.length ? f1(rawMean) : '0', raw.length ? (total / rawMean).toFixed(2) : '-', ratioOfMedians]);
     out.mean[row] = total;
     out.min[row] = min;
   }
   console.log(`\n## vision: per-stage ms, VISION_PHONE_MODEL=${config.VISION_PHONE_MODEL} (${phoneName}), one thread, mean of ${sample.length} frames x 2, rows interleaved (${frames.length > 8 ? 'video frames' : 'photos'} at 640 px); raw = the same model calls on a ready tensor; load avg ${loadavg()[0]!.toFixed(1)}`);
-  table(['schedule', 'decode', 'quality+thumb', 'detect', 'phones', 'landmarks', 'descriptor', 'pipeline/frame', 'min pipeline', 'raw models', 'pipeline/raw'], rows);
+  table(['schedule', 'decode', 'quality+thumb', 'detect', 'phones', 'landmarks', 'descriptor', 'pipeline/frame', 'min pipeline', 'raw models', 'pipeline/raw (means)', 'pipeline/raw (medians)'], rows);
   return out;
 }
 
