@@ -24,8 +24,8 @@ import { ClientRegistry } from '../src/clients/registry.js';
 import { createLogger } from '../src/log.js';
 import { projectRoot } from '../src/paths.js';
 import { createLocalAnalyzer } from '../src/vision/local.js';
-import { decodeImage, rgbInt32, type DecodedImage } from '../src/vision/image.js';
-import { downsample, downscaleFactor, type AnalysisPlan, type FrameAnalysis } from '../src/vision/analyzer.js';
+import { decodeImage, downscaleFactor, type DecodedImage } from '../src/vision/image.js';
+import { downsample, type AnalysisPlan, type FrameAnalysis } from '../src/vision/analyzer.js';
 import { startVisionPool, type VisionPoolStats } from '../src/vision/pool.js';
 import type { Observation } from '../src/domain/observation.js';
 import { percentile, table } from './stats.js';
@@ -131,9 +131,9 @@ async function stageTable(config: Config, frames: Buffer[]): Promise<StageCosts>
     }
     // Raw: the same model calls on ready tensors, nothing else (inputs made from reused buffers, without a wait).
     for (const { img } of prepared) {
-      const size = img.width * img.height * 3;
-      if (fullPixels.length < size) fullPixels = new Int32Array(size);
-      const px = rgbInt32(img, fullPixels.subarray(0, size));
+      if (fullPixels.length < img.data.length) fullPixels = new Int32Array(img.data.length);
+      const px = fullPixels.subarray(0, img.data.length);
+      px.set(img.data);
       const t3 = tf.tensor3d(px, [img.height, img.width, 3], 'int32') as Tensor3D;
       // The pipeline hands frames without identity or mesh to the detector shrunk (VISION_DETECT_SIDE), and the
       // phone detector always gets the shrunk frame: so does raw.
@@ -196,7 +196,7 @@ async function candidatesTables(config: Config, frames: Buffer[]): Promise<void>
   const ms = new Map<Variant, number[]>(variants.map((v) => [v, []]));
   for (const file of files) {
     const img = await decodeImage(await readFile(join(DATA, file)), config.VISION_MAX_SIDE);
-    const t3 = tf.tensor3d(rgbInt32(img, new Int32Array(img.width * img.height * 3)), [img.height, img.width, 3], 'int32') as Tensor3D;
+    const t3 = tf.tensor3d(new Int32Array(img.data), [img.height, img.width, 3], 'int32') as Tensor3D;
     const t4 = tf.expandDims(t3, 0) as Tensor4D;
     const res = await human.detect(t4, { face: { enabled: true, mesh: { enabled: true }, antispoof: { enabled: false }, liveness: { enabled: false } }, object: { enabled: false } } as never);
     const face = [...res.face].sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3])[0];

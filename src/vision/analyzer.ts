@@ -1,9 +1,8 @@
-import { endianness } from 'node:os';
 import type { Tensor, Tensor3D, Tensor4D } from '@tensorflow/tfjs';
 import type { Config as HumanConfig, FaceResult } from '@vladmandic/human';
 import type { Config } from '../config/index.js';
 import type { Box, QualityObservation } from '../domain/observation.js';
-import { decodeImage, ImageError, lumaGrid, qualityOf, rgbInt32, type DecodedImage, type Pixels, type QualityThresholds } from './image.js';
+import { decodeImage, decodeScaled, downscaleFactor, ImageError, lumaGrid, qualityOf, type DecodedImage, type QualityThresholds, type RgbValues } from './image.js';
 import { phoneModelOptions, type PhoneModelOptions, type VisionModels } from './models.js';
 import { boxJumped, iou } from './evidence.js';
 import { faceCells, motionScore, thumbnailOf } from './motion.js';
@@ -172,52 +171,25 @@ export function analyzerOptions(config: Config): AnalyzerOptions {
   };
 }
 
-/** The integer factor that brings the longest side down to about `side` (1 = keep). */
-export function downscaleFactor(img: Pick<DecodedImage, 'width' | 'height'>, side: number): number {
-  if (side <= 0) return 1;
-  return Math.max(1, Math.floor(Math.max(img.width, img.height) / side));
-}
-
-/** k x k box average of an image's RGB, straight into the int32 layout tfjs takes (into `into` when given and large enough). */
-export function downsample(img: Pixels, k: number, into?: Int32Array): { data: Int32Array; width: number; height: number } {
+/** k x k box average of an RGB image, straight into the int32 layout tfjs takes (into `into` when given and large enough). */
+export function downsample(img: RgbValues, k: number, into?: Int32Array): { data: Int32Array; width: number; height: number } {
   const width = Math.floor(img.width / k);
   const height = Math.floor(img.height / k);
   const size = width * height * 3;
   const out = into && into.length >= size ? into.subarray(0, size) : new Int32Array(size);
   const src = img.data;
-  const c = img.channels ?? 3;
-  const stride = img.width * c;
-  if (k === 2 && c === 4 && littleEndian && src.byteOffset % 4 === 0) {
-    // RGBA from the wasm decoder, a pixel per 32-bit word: red and blue of four pixels are summed at once in the
-    // word's two 16-bit halves, green on its own (0.35 ms against 0.6 per 640x480 frame; identical output).
-    const words = new Uint32Array(src.buffer, src.byteOffset, img.width * img.height);
-    const w = img.width;
-    let o = 0;
-    for (let y = 0; y < height; y++) {
-      let a = 2 * y * w;
-      let b = a + w;
-      for (let x = 0; x < width; x++, a += 2, b += 2) {
-        const p0 = words[a]!, p1 = words[a + 1]!, p2 = words[b]!, p3 = words[b + 1]!;
-        const rb = (p0 & 0xff00ff) + (p1 & 0xff00ff) + (p2 & 0xff00ff) + (p3 & 0xff00ff);
-        const g = ((p0 >>> 8) & 0xff) + ((p1 >>> 8) & 0xff) + ((p2 >>> 8) & 0xff) + ((p3 >>> 8) & 0xff);
-        out[o++] = ((rb & 0xffff) + 2) >> 2;
-        out[o++] = (g + 2) >> 2;
-        out[o++] = ((rb >>> 16) + 2) >> 2;
-      }
-    }
-    return { data: out, width, height };
-  }
+  const stride = img.width * 3;
   if (k === 2) {
-    // The usual case (640x480 frames, VISION_DETECT_SIDE 320), written out: 0.65 ms instead of 1.7–2 ms per frame.
-    const c2 = 2 * c;
+    // The usual case for frames sharp decodes (PNG, WebP, EXIF-rotated JPEGs; plain JPEGs are decoded at half
+    // size directly, image.ts decodeScaled), written out: 0.65 ms instead of 1.7–2 ms per 640x480 frame.
     let o = 0;
     for (let y = 0; y < height; y++) {
       let a = 2 * y * stride;
       let b = a + stride;
-      for (let x = 0; x < width; x++, a += c2, b += c2) {
-        out[o++] = (src[a]! + src[a + c]! + src[b]! + src[b + c]! + 2) >> 2;
-        out[o++] = (src[a + 1]! + src[a + c + 1]! + src[b + 1]! + src[b + c + 1]! + 2) >> 2;
-        out[o++] = (src[a + 2]! + src[a + c + 2]! + src[b + 2]! + src[b + c + 2]! + 2) >> 2;
+      for (let x = 0; x < width; x++, a += 6, b += 6) {
+        out[o++] = (src[a]! + src[a + 3]! + src[b]! + src[b + 3]! + 2) >> 2;
+        out[o++] = (src[a + 1]! + src[a + 4]! + src[b + 1]! + src[b + 4]! + 2) >> 2;
+        out[o++] = (src[a + 2]! + src[a + 5]! + src[b + 2]! + src[b + 5]! + 2) >> 2;
       }
     }
     return { data: out, width, height };
@@ -227,8 +199,8 @@ export function downsample(img: Pixels, k: number, into?: Int32Array): { data: I
     for (let x = 0; x < width; x++) {
       let r = 0, g = 0, b = 0;
       for (let dy = 0; dy < k; dy++) {
-        let i = (y * k + dy) * stride + x * k * c;
-        for (let dx = 0; dx < k; dx++, i += c) {
+        let i = (y * k + dy) * stride + x * k * 3;
+        for (let dx = 0; dx < k; dx++, i += 3) {
           r += src[i]!;
           g += src[i + 1]!;
           b += src[i + 2]!;
@@ -243,7 +215,25 @@ export function downsample(img: Pixels, k: number, into?: Int32Array): { data: I
   return { data: out, width, height };
 }
 
-const littleEndian = endianness() === 'LE';
+/**
+ * A frame's pixels: its small image always, the full image once a stage needs it (identity, the mesh, phones).
+ * Most frames (detector only, or no model at all behind the motion gate) never decode the full image.
+ */
+interface FramePixels {
+  width: number;
+  height: number;
+  format: DecodedImage['format'];
+  /**
+   * The frame shrunk k times per side (k = downscaleFactor towards VISION_DETECT_SIDE; the frame itself when
+   * k = 1): the detector's input on frames without identity or mesh, and what the quality and the motion gate
+   * read — the same for every frame of a client, whichever way it was decoded.
+   */
+  small: RgbValues & { k: number };
+  full?: DecodedImage;
+}
+
+/** Whether an analysis under this plan reads the full frame whatever it finds. */
+const needsFullFrame = (plan: AnalysisPlan): boolean => plan.identityDue || plan.meshDue !== false || plan.phonesOnly !== undefined || (plan.phonesDue && !plan.deferPhones);
 
 const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
 
@@ -288,51 +278,66 @@ export class FrameAnalyzer {
   }
 
   /** The last frame decoded here: a phones-only follow-up of the same frame (plan.phonesOnly) does not decode it again. */
-  private lastDecoded?: { bytes: Buffer; img: DecodedImage };
-  /** Quality and thumbnail of the last image analysed: that follow-up does not measure them again either. */
-  private lastMeasured?: { img: DecodedImage; quality: QualityObservation; thumb: Uint8Array };
+  private lastDecoded?: { bytes: Buffer; frame: FramePixels };
+  /** Quality and thumbnail of the last frame analysed: that follow-up does not measure them again either. */
+  private lastMeasured?: { frame: FramePixels; quality: QualityObservation; thumb: Uint8Array };
   /**
    * One int32 pixel buffer reused for every tensor upload (tfjs copies the values into the wasm heap at once):
    * a fresh 3.7 MB array per 640x480 frame made the worker's garbage collector stall the next frames' decodes.
    */
   private pixelBuffer = new Int32Array(0);
+  /** The small image of the last frame decoded at full size (its box average), reused likewise. */
+  private smallBuffer = new Int32Array(0);
 
   private pixels(size: number): Int32Array {
     if (this.pixelBuffer.length < size) this.pixelBuffer = new Int32Array(size);
     return this.pixelBuffer.subarray(0, size);
   }
 
+  /** The frame's small image, decoded at that size when nothing needs more (a plain JPEG, k of 2, 4 or 8). */
+  private async decode(bytes: Buffer, fullNeeded: boolean): Promise<FramePixels> {
+    const { maxSide, detectSide } = this.options;
+    const scaled = fullNeeded ? undefined : decodeScaled(bytes, maxSide, detectSide);
+    if (scaled) return { width: scaled.width, height: scaled.height, format: 'jpeg', small: { ...scaled.small, k: scaled.k } };
+    const full = await decodeImage(bytes, maxSide);
+    const k = downscaleFactor(full, detectSide);
+    if (k === 1) return { width: full.width, height: full.height, format: full.format, full, small: { data: full.data, width: full.width, height: full.height, k } };
+    const size = Math.floor(full.width / k) * Math.floor(full.height / k) * 3;
+    if (this.smallBuffer.length < size) this.smallBuffer = new Int32Array(size);
+    return { width: full.width, height: full.height, format: full.format, full, small: { ...downsample(full, k, this.smallBuffer), k } };
+  }
+
   async analyze(bytes: Buffer, plan: AnalysisPlan): Promise<AnalysisResult> {
     const t0 = performance.now();
-    let img: DecodedImage;
+    let frame: FramePixels;
     try {
       const last = this.lastDecoded;
-      img = plan.phonesOnly && last?.bytes.equals(bytes) ? last.img : await decodeImage(bytes, this.options.maxSide);
-      this.lastDecoded = { bytes, img };
+      frame = plan.phonesOnly && last?.bytes.equals(bytes) ? last.frame : await this.decode(bytes, needsFullFrame(plan));
+      this.lastDecoded = { bytes, frame };
     } catch (err) {
       const ms = performance.now() - t0;
       if (err instanceof ImageError) return { ok: false, code: err.code, message: err.message, ms };
       return { ok: false, code: 'internal', message: (err as Error).message, ms };
     }
     try {
-      return { ok: true, analysis: await this.analyzeDecoded(img, plan, performance.now() - t0, t0) };
+      return { ok: true, analysis: await this.analyzeFrame(frame, bytes, plan, performance.now() - t0, t0) };
     } catch (err) {
       return { ok: false, code: 'internal', message: (err as Error).message, ms: performance.now() - t0 };
     }
   }
 
-  async analyzeDecoded(img: DecodedImage, plan: AnalysisPlan, decodeMs = 0, t0 = performance.now()): Promise<FrameAnalysis> {
+  private async analyzeFrame(frame: FramePixels, bytes: Buffer, plan: AnalysisPlan, decodeMs: number, t0: number): Promise<FrameAnalysis> {
     const { human, tf } = this.models;
     const tq = performance.now();
-    if (this.lastMeasured?.img !== img) {
-      const luma = lumaGrid(img);
-      this.lastMeasured = { img, quality: qualityOf(luma, this.options.quality), thumb: thumbnailOf(luma) };
+    if (this.lastMeasured?.frame !== frame) {
+      const luma = lumaGrid(frame.small);
+      this.lastMeasured = { frame, quality: qualityOf(luma, this.options.quality), thumb: thumbnailOf(luma) };
     }
     const { quality, thumb } = this.lastMeasured;
     const qualityMs = performance.now() - tq;
     const gate = plan.motion;
     const moved = (ref?: Uint8Array, ignore?: ReturnType<typeof faceCells>) => !gate || !ref || motionScore(ref, thumb, ignore) > gate.threshold;
-    const faceZone = gate?.phonesIgnoreFace && gate.lastFaces[0] ? faceCells(gate.lastFaces[0].box, img.width, img.height) : undefined;
+    const faceZone = gate?.phonesIgnoreFace && gate.lastFaces[0] ? faceCells(gate.lastFaces[0].box, frame.width, frame.height) : undefined;
     let runPhones = plan.phonesDue && (moved(gate?.phonesRef, faceZone) || facesChanged(gate?.phonesFaces, gate?.lastFaces ?? []));
     const motion = gate?.detectRef ? motionScore(gate.detectRef, thumb) : undefined;
     // Identity is due on every frame of an empty desk (the next face starts a track): with no face before
@@ -342,9 +347,9 @@ export class FrameAnalyzer {
       // Nothing moved since the detector last ran: its faces still hold; no tensor, no model call.
       const timings = finishTimings({ decode: decodeMs, quality: qualityMs, detect: 0, phones: 0, spoof: 0, landmarks: 0, descriptor: 0, total: 0, model: 0 }, t0);
       return {
-        width: img.width,
-        height: img.height,
-        format: img.format,
+        width: frame.width,
+        height: frame.height,
+        format: frame.format,
         quality,
         faces: gate.lastFaces,
         ran: { identity: false, spoof: false, phones: false, detector: false, phonesUnchanged: plan.phonesDue },
@@ -354,29 +359,44 @@ export class FrameAnalyzer {
       };
     }
 
-    // Full-size tensors, made when a stage needs them (identity, spoof, mesh, phones).
+    const timings: StageTimings = { decode: decodeMs, quality: qualityMs, detect: 0, phones: 0, spoof: 0, landmarks: 0, descriptor: 0, total: 0, model: 0 };
+    // Full-size tensors, made when a stage needs them (identity, spoof, mesh, phones); the full frame is decoded
+    // then if it was not (a box jump on a detector-only frame, a phones follow-up of one).
     const made: Tensor[] = [];
     let full: { t3: Tensor3D; t4: Tensor4D } | undefined;
-    const fullTensors = () => {
+    const fullTensors = async () => {
       if (!full) {
-        const px = rgbInt32(img, this.pixels(img.width * img.height * 3));
+        if (!frame.full) {
+          const td = performance.now();
+          frame.full = await decodeImage(bytes, this.options.maxSide);
+          timings.decode += performance.now() - td;
+        }
+        const img = frame.full;
+        const px = this.pixels(img.data.length);
+        px.set(img.data);
         const t3 = tf.tensor3d(px, [img.height, img.width, 3], 'int32');
         full = { t3, t4: tf.expandDims(t3, 0) as Tensor4D };
         made.push(full.t3, full.t4);
       }
       return full;
     };
-    // Frames without identity or mesh: blazeface sees 256 px anyway, so it gets a k-times smaller image
+    // Frames without identity or mesh: blazeface sees 256 px anyway, so it gets the k-times smaller image
     // (cheaper to upload and resize); boxes are scaled back. A box jump found there re-runs on the full image.
-    // A phone detector input no larger than that image (one pass at 320x256) gets the
-    // same box-averaged small image (a bilinear resize of the full frame would alias), and no full tensor is made.
-    const kSmall = downscaleFactor(img, this.options.detectSide);
+    // A phone detector input no larger than that image (one pass at 320x256) gets the same small image (a
+    // bilinear resize of the full frame would alias), and no full tensor is made.
+    const kSmall = frame.small.k;
     const k = !plan.identityDue && plan.meshDue === false ? kSmall : 1;
     let small: Tensor4D | undefined;
     const smallTensor = () => {
       if (!small) {
-        const s = downsample(img, kSmall, this.pixels(Math.floor(img.width / kSmall) * Math.floor(img.height / kSmall) * 3));
-        small = tf.tensor4d(s.data, [1, s.height, s.width, 3], 'int32');
+        const s = frame.small;
+        let values = s.data;
+        if (!(values instanceof Int32Array)) {
+          const px = this.pixels(s.width * s.height * 3);
+          px.set(values);
+          values = px;
+        }
+        small = tf.tensor4d(values as Int32Array, [1, s.height, s.width, 3], 'int32');
         made.push(small);
       }
       return small;
@@ -385,11 +405,10 @@ export class FrameAnalyzer {
     const { inputWidth: phoneW, inputHeight: phoneH } = this.models.phones;
     // The phone detector reads the small image when it is about its largest input size (e.g. one pass at
     // 320x256); else the full frame.
-    const phoneInput = () => (kSmall > 1 && img.width / kSmall >= phoneW * 0.9 && img.height / kSmall >= phoneH * 0.9 ? { t: smallTensor(), k: kSmall } : { t: fullTensors().t4, k: 1 });
-    const timings: StageTimings = { decode: decodeMs, quality: qualityMs, detect: 0, phones: 0, spoof: 0, landmarks: 0, descriptor: 0, total: 0, model: 0 };
+    const phoneInput = async () => (kSmall > 1 && frame.small.width >= phoneW * 0.9 && frame.small.height >= phoneH * 0.9 ? { t: smallTensor(), k: kSmall } : { t: (await fullTensors()).t4, k: 1 });
     const detectPhones = async () => {
       const tp = performance.now();
-      const { t, k: pk } = phoneInput();
+      const { t, k: pk } = await phoneInput();
       const found = await this.models.phones.detect(t, this.options.phoneMinScore);
       timings.phones += performance.now() - tp;
       return found.map((p) => ({ box: roundBox(p.box.map((v) => v * pk)), score: p.score }));
@@ -398,9 +417,9 @@ export class FrameAnalyzer {
       if (plan.phonesOnly) {
         const phones = await detectPhones();
         finishTimings(timings, t0);
-        return { width: img.width, height: img.height, format: img.format, quality, faces: plan.phonesOnly.faces, phones, ran: { identity: false, spoof: false, phones: true, detector: false, followUp: true }, thumb, timings };
+        return { width: frame.width, height: frame.height, format: frame.format, quality, faces: plan.phonesOnly.faces, phones, ran: { identity: false, spoof: false, phones: true, detector: false, followUp: true }, thumb, timings };
       }
-      const detectInput: Tensor4D = k > 1 ? smallTensor() : fullTensors().t4;
+      const detectInput: Tensor4D = k > 1 ? smallTensor() : (await fullTensors()).t4;
       const spoofPlanned = plan.identityDue;
       let td = performance.now();
       const mesh = plan.meshDue ?? true;
@@ -456,9 +475,9 @@ export class FrameAnalyzer {
       const main = faces[0];
       const identityRuns = !!main && (plan.identityDue || boxJumped(plan.lastBox, details[0]!.box, plan.jumpIou));
       const analysis: FrameAnalysis = {
-        width: img.width,
-        height: img.height,
-        format: img.format,
+        width: frame.width,
+        height: frame.height,
+        format: frame.format,
         quality,
         faces: details,
         ran: { identity: false, spoof: false, phones: runPhones, detector: true, phonesUnchanged: plan.phonesDue && !runPhones && !phonesPending, ...(phonesPending ? { phonesPending } : {}), ...(meshConfirm ? { meshConfirm } : {}) },
@@ -473,8 +492,9 @@ export class FrameAnalyzer {
         let meshFace = main;
         if (!spoofPlanned) {
           // The box jumped: a new face may have arrived, so spoof is checked again (second, rarer pass).
+          const fullInput = (await fullTensors()).t4;
           td = performance.now();
-          const again = await human.detect(fullTensors().t4, this.humanPass(true));
+          const again = await human.detect(fullInput, this.humanPass(true));
           timings.spoof = performance.now() - td;
           const fullMain = [...again.face].sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3])[0];
           // Boxes of the small image are not full-image boxes: without a face on the full image, no crop.
@@ -487,7 +507,7 @@ export class FrameAnalyzer {
           analysis.spoof = { real: round(spoofFace.real, 3), live: round(spoofFace.live ?? 0, 3) };
           analysis.ran.spoof = true;
         }
-        const d = await this.describe(fullTensors().t3, meshBox(meshFace));
+        const d = await this.describe((await fullTensors()).t3, meshBox(meshFace));
         timings.landmarks = d.landmarksMs;
         timings.descriptor = d.descriptorMs;
         if (d.descriptor) {

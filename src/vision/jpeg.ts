@@ -3,11 +3,17 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 /**
- * Webcam frames are plain JPEGs: decoding them with mozjpeg compiled to wasm runs on the worker's own thread
- * (1.8–1.9 ms for 640x480 here) where sharp hands the work to a libuv thread and the worker sleeps until it is
+ * Webcam frames are plain JPEGs: libjpeg-turbo compiled to wasm decodes them on the worker's own thread
+ * (~1.9 ms for 640x480 here) where sharp hands the work to a libuv thread and the worker sleeps until it is
  * done (2.1–2.7 ms, plus ~3–5 ms more on the detector call after that sleep: measured in docs/models.md,
- * "Decoding"). Anything that needs more than decoding — EXIF orientation, an ICC profile, CMYK, arithmetic or
- * lossless coding, a truncated file, a size above maxSide — is left to sharp.
+ * "Decoding"). A frame that only needs the detector's half-size input is decoded at that size directly
+ * (libjpeg's DCT scaling, 1/2, 1/4 or 1/8: ~0.85 ms for 640x480 -> 320x240, and no box average after it).
+ * Anything that needs more than decoding — EXIF orientation, an ICC profile, CMYK, arithmetic or lossless
+ * coding, a truncated file, a size above maxSide — is left to sharp.
+ *
+ * The wasm build is @cwasm/jpeg-turbo's (libjpeg-turbo's TurboJPEG API, nothing else exported); it is called
+ * here through that API rather than the package's `decode()`, which decodes at full size only, to RGBA, and
+ * copies its input and output through fresh buffers on every call.
  */
 
 /** Width and height of a JPEG that the wasm decoder can take as it is; undefined when sharp must. */
@@ -43,50 +49,106 @@ export function plainJpegSize(bytes: Uint8Array): { width: number; height: numbe
   return undefined;
 }
 
-interface WasmDecoder {
-  decode(data: Uint8Array, preserveOrientation: boolean): { data: Uint8ClampedArray; width: number; height: number } | null;
+/** The TurboJPEG functions the wasm build exports (pointers are offsets into its memory). */
+interface TurboJpegExports {
+  memory: WebAssembly.Memory;
+  malloc(size: number): number;
+  free(ptr: number): void;
+  tjInitDecompress(): number;
+  tjDecompressHeader3(handle: number, jpeg: number, size: number, width: number, height: number, subsampling: number, colorspace: number): number;
+  tjDecompress2(handle: number, jpeg: number, size: number, out: number, width: number, pitch: number, height: number, pixelFormat: number, flags: number): number;
 }
 
-let decoder: Promise<WasmDecoder> | undefined;
+const TJPF_RGB = 0;
+/** The DCT scalings a frame is decoded at besides full size (libjpeg-turbo has 1/8 steps; these are exact box sizes). */
+export const DECODE_SCALES: readonly number[] = [2, 4, 8];
 
 /** The decoder's wasm file inside the installed package folder (the model loader checks it at start-up). */
-export function jpegDecoderFile(packageDir = dirname(createRequire(import.meta.url).resolve('@jsquash/jpeg/package.json'))): string {
-  return join(packageDir, 'codec', 'dec', 'mozjpeg_dec.wasm');
+export function jpegDecoderFile(packageDir = dirname(createRequire(import.meta.url).resolve('@cwasm/jpeg-turbo/package.json'))): string {
+  return join(packageDir, 'jpeg-turbo.wasm');
+}
+
+let compiled: WebAssembly.Module | undefined;
+
+/** The wasm module, compiled once per thread from the installed file (never fetched); the model loader calls it at start-up. */
+export function loadJpegDecoder(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(readFileSync(jpegDecoderFile()));
+  return compiled;
 }
 
 /**
- * The mozjpeg decoder of @jsquash/jpeg, compiled once per thread from the installed file (never fetched).
- * The model loader calls it at start-up, so the first frame does not pay the ~45 ms compile.
+ * One decoder instance with its input and output buffers, reused from frame to frame. libjpeg reports a fatal
+ * error by longjmp, which this build cannot do (its stub throws): an instance that threw is dropped and the
+ * next frame gets a new one.
  */
-export function loadJpegDecoder(): Promise<WasmDecoder> {
-  decoder ??= (async () => {
-    const wasm = await WebAssembly.compile(readFileSync(jpegDecoderFile()));
-    const factory = (await import('@jsquash/jpeg/codec/dec/mozjpeg_dec.js')).default as unknown as (options: object) => Promise<WasmDecoder>;
-    return factory({
-      noInitialRun: true,
-      instantiateWasm: (imports: WebAssembly.Imports, done: (instance: WebAssembly.Instance) => void) => {
-        const instance = new WebAssembly.Instance(wasm, imports);
-        done(instance);
-        return instance.exports;
-      },
+class TurboJpeg {
+  private readonly tj: TurboJpegExports;
+  private readonly handle: number;
+  private readonly header: number;
+  private input = { ptr: 0, size: 0 };
+  private output = { ptr: 0, size: 0 };
+
+  constructor(module: WebAssembly.Module) {
+    const unsupported = (name: string) => () => {
+      throw new Error(`jpeg-turbo wasm: ${name} is not available`);
+    };
+    const instance = new WebAssembly.Instance(module, {
+      env: { setjmp: () => 0, longjmp: unsupported('longjmp') },
+      wasi_snapshot_preview1: { environ_sizes_get: () => 0, environ_get: unsupported('environ_get'), proc_exit: unsupported('proc_exit'), fd_close: unsupported('fd_close'), fd_seek: unsupported('fd_seek'), fd_write: unsupported('fd_write') },
     });
-  })();
-  return decoder;
+    this.tj = instance.exports as unknown as TurboJpegExports;
+    this.handle = this.tj.tjInitDecompress();
+    this.header = this.tj.malloc(16);
+    if (!this.handle || !this.header) throw new Error('jpeg-turbo wasm: cannot allocate a decompressor');
+  }
+
+  private buffer(which: 'input' | 'output', size: number): number {
+    const b = this[which];
+    if (b.size < size) {
+      if (b.ptr) this.tj.free(b.ptr);
+      b.ptr = this.tj.malloc(size);
+      b.size = b.ptr ? size : 0;
+      if (!b.ptr) throw new Error('jpeg-turbo wasm: out of memory');
+    }
+    return b.ptr;
+  }
+
+  /** RGB pixels of the JPEG scaled by 1/scale (ceil of each side), or undefined when libjpeg refuses it. */
+  decode(bytes: Uint8Array, scale: number): { data: Buffer; width: number; height: number } | undefined {
+    const { tj } = this;
+    const input = this.buffer('input', bytes.length);
+    new Uint8Array(tj.memory.buffer, input, bytes.length).set(bytes);
+    const h = this.header;
+    if (tj.tjDecompressHeader3(this.handle, input, bytes.length, h, h + 4, h + 8, h + 12) !== 0) return undefined;
+    const [fullWidth, fullHeight] = new Uint32Array(tj.memory.buffer, h, 2) as unknown as [number, number];
+    // TurboJPEG picks the largest scaling that fits the size asked for: 1/scale exactly, for 2, 4 and 8.
+    const width = Math.ceil(fullWidth / scale);
+    const height = Math.ceil(fullHeight / scale);
+    const size = width * height * 3;
+    const output = this.buffer('output', size);
+    if (tj.tjDecompress2(this.handle, input, bytes.length, output, width, width * 3, height, TJPF_RGB, 0) !== 0) return undefined;
+    // Views are made after every malloc: a grown wasm memory detaches the old ones.
+    return { data: Buffer.from(new Uint8Array(tj.memory.buffer, output, size)), width, height };
+  }
 }
 
+let turbo: TurboJpeg | undefined;
+
 /**
- * RGBA pixels (alpha unused) of a plain JPEG no larger than maxSide on either side, as the decoder returns them
- * (its own copy out of the wasm heap); undefined when sharp must decode it.
+ * RGB pixels of a plain JPEG no larger than maxSide on either side, at full size or scaled by 1/scale (one of
+ * DECODE_SCALES); undefined when sharp must decode it.
  */
-export async function decodePlainJpeg(bytes: Buffer, maxSide: number): Promise<{ data: Uint8ClampedArray; width: number; height: number } | undefined> {
+export function decodePlainJpeg(bytes: Buffer, maxSide: number, scale = 1): { data: Buffer; width: number; height: number } | undefined {
   const size = plainJpegSize(bytes);
   if (!size || size.width > maxSide || size.height > maxSide) return undefined;
-  let rgba;
+  if (scale !== 1 && !DECODE_SCALES.includes(scale)) return undefined;
   try {
-    rgba = (await loadJpegDecoder()).decode(bytes, true);
+    turbo ??= new TurboJpeg(loadJpegDecoder());
+    const out = turbo.decode(bytes, scale);
+    if (!out || out.width !== Math.ceil(size.width / scale) || out.height !== Math.ceil(size.height / scale)) return undefined;
+    return out;
   } catch {
+    turbo = undefined;
     return undefined;
   }
-  if (!rgba || rgba.width !== size.width || rgba.height !== size.height) return undefined;
-  return { data: rgba.data, ...size };
 }

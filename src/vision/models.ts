@@ -106,7 +106,7 @@ export function modelPaths(phones: PhoneModelName = DEFAULT_PHONES.model): Model
   const phoneModel = phones === 'yolov5s' ? join(yolo, YOLO_MODEL) : join(humanModels, 'centernet.json');
   const faceApiModels = join(faceApi, 'model');
   const wasmDir = join(wasm, 'dist');
-  const jpegDecoder = jpegDecoderFile(packageDir('@jsquash/jpeg'));
+  const jpegDecoder = jpegDecoderFile(packageDir('@cwasm/jpeg-turbo'));
   const files = [
     join(human, 'dist', 'human.node-wasm.js'),
     join(faceApi, 'dist', 'face-api.node-wasm.js'),
@@ -259,7 +259,7 @@ export async function loadVisionModels(phoneOptions: PhoneModelOptions = DEFAULT
   }
   const phones = new PhoneCascade(graph, phoneOptions.input, phoneOptions.confirm, phoneOptions.screenScore);
   try {
-    await loadJpegDecoder();
+    loadJpegDecoder();
   } catch (err) {
     throw new ModelFileError(`cannot load the JPEG decoder ${paths.jpegDecoder}: ${(err as Error).message}; ${FIX}`);
   }

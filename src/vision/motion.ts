@@ -1,4 +1,4 @@
-import { lumaGrid, type LumaGrid, type Pixels } from './image.js';
+import { lumaGrid, type LumaGrid, type RgbValues } from './image.js';
 
 /**
  * A cheap motion gate. Most desks are static most of the time: when a frame shows nothing that moved
@@ -10,7 +10,7 @@ import { lumaGrid, type LumaGrid, type Pixels } from './image.js';
 export const THUMB_W = 32;
 export const THUMB_H = 24;
 
-/** Grey cell means (0..255) of a THUMB_W x THUMB_H grid over a luma grid (for a 640 px frame: every other pixel of each cell). */
+/** Grey cell means (0..255) of a THUMB_W x THUMB_H grid over a luma grid. */
 export function thumbnailOf({ luma, w, h }: LumaGrid): Uint8Array {
   const out = new Uint8Array(THUMB_W * THUMB_H);
   for (let cy = 0; cy < THUMB_H; cy++) {
@@ -27,8 +27,8 @@ export function thumbnailOf({ luma, w, h }: LumaGrid): Uint8Array {
   return out;
 }
 
-/** The thumbnail of a decoded image. */
-export function thumbnail(img: Pixels): Uint8Array {
+/** The thumbnail of an image. */
+export function thumbnail(img: RgbValues): Uint8Array {
   return thumbnailOf(lumaGrid(img));
 }
 

@@ -8,7 +8,8 @@ import { connectTest, startTestRedis, testConfig, waitFor } from '../helpers/red
 import { createLocalAnalyzer } from '../../src/vision/local.js';
 import { euclidean, iou } from '../../src/vision/evidence.js';
 import { checkModelFiles, modelPaths, ModelFileError } from '../../src/vision/models.js';
-import { analyzerOptions, downscaleFactor, FrameAnalyzer, type AnalysisResult, type FrameAnalysis } from '../../src/vision/analyzer.js';
+import { analyzerOptions, FrameAnalyzer, type AnalysisResult, type FrameAnalysis } from '../../src/vision/analyzer.js';
+import { downscaleFactor } from '../../src/vision/image.js';
 import { UsersDatabase } from '../../src/users/database.js';
 import { ClientRegistry } from '../../src/clients/registry.js';
 import { startVisionPool } from '../../src/vision/pool.js';
@@ -39,7 +40,7 @@ async function analyse(path: string): Promise<FrameAnalysis> {
 test('every model file is present, and a missing one is named with the fix', () => {
   const paths = modelPaths();
   checkModelFiles(paths);
-  assert.ok(paths.files.some((f) => f.endsWith('mozjpeg_dec.wasm')), 'the JPEG decoder is checked with the models');
+  assert.ok(paths.files.some((f) => f.endsWith('jpeg-turbo.wasm')), 'the JPEG decoder is checked with the models');
   assert.throws(() => checkModelFiles({ ...paths, files: [...paths.files, join(paths.humanModels, 'nope.json')] }), (err: Error) => err instanceof ModelFileError && err.message.includes('nope.json') && err.message.includes('npm ci'));
 });
 

@@ -2,11 +2,16 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { decodeImage, measureQuality } from '../../src/vision/image.js';
+import { decodeScaled, measureQuality } from '../../src/vision/image.js';
 import { projectRoot } from '../../src/paths.js';
 
 const shared = join(projectRoot, '..', 'shared', 'data');
-const quality = async (jpeg: Buffer) => measureQuality(await decodeImage(jpeg, 800));
+/** Quality as the analyser measures it: on the frame's small image (a 640x480 frame decoded at 320x240). */
+const quality = async (jpeg: Buffer) => {
+  const scaled = decodeScaled(jpeg, 800, 320);
+  assert.ok(scaled, 'a plain 640x480 JPEG decodes at half size');
+  return measureQuality(scaled.small);
+};
 const webcam = (file: string) => sharp(file).rotate().resize(640, 480, { fit: 'cover' }).jpeg().toBuffer();
 
 /** A plain wall: a soft gradient with sensor noise, nothing sharp in it and nothing blurred either. */
