@@ -514,7 +514,7 @@ export async function benchVision(): Promise<void> {
     console.log(`adaptive / every model (1 worker): ${(adaptive1.fps / every1.fps).toFixed(2)}x with VISION_PHONE_MODEL=${config.VISION_PHONE_MODEL} (default), ${(adaptive1Alt.fps / every1Alt.fps).toFixed(2)}x with ${ALT_NAME}, ${(adaptive1Confirm.fps / every1.fps).toFixed(2)}x with ${CONFIRM_EVERY_NAME} (goal >= 4x); a new face or a box jump runs identity + spoof on that same frame in both schedules`);
     console.log(`RSS with 2 workers, this process under tsx (before any model was loaded on the main thread): ${f1(adaptive2First.rssMb)} MB`);
     if (process.env.BENCH_VISION_COMPILED !== '0') {
-      const young = [config.VISION_WORKER_YOUNG_GEN_MB, 0, config.VISION_WORKER_YOUNG_GEN_MB];
+      const young = [config.VISION_WORKER_YOUNG_GEN_MB, 4, config.VISION_WORKER_YOUNG_GEN_MB];
       const phoneModels = [config.VISION_PHONE_MODEL, config.VISION_PHONE_MODEL, ALT.VISION_PHONE_MODEL as string];
       const rss = await compiledRss(server, dir, dir, young, phoneModels);
       young.forEach((mb, i) => {

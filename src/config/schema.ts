@@ -170,8 +170,9 @@ export const settings = {
    *  change; saves phone detector runs on moving desks but, with close-up cameras, a phone held beside the head waits for
    *  VISION_MOTION_MAX_SKIP_MS (docs/models.md). Off: only a frame unchanged as a whole skips the phone detector. */
   VISION_PHONE_IGNORE_FACE_MOTION: boolFrom.default(false),
-  /** V8 young-generation cap of each vision worker thread, MB (0 = Node's default): saves ~35 MB RSS per worker. */
-  VISION_WORKER_YOUNG_GEN_MB: intFrom(0, 1_024).default(4),
+  /** V8 young-generation cap of each vision worker thread, MB (0 = Node's default). A cap of 4 saves ~15 MB RSS per
+   *  worker but makes V8 scavenge so often that its helper threads took ~40 % of a core from 2 workers (docs/models.md). */
+  VISION_WORKER_YOUNG_GEN_MB: intFrom(0, 1_024).default(0),
   /** Seed 002: reference-image descriptors cached in Redis under their SHA-256 for this long. */
   EMBEDDING_CACHE_TTL_S: intFrom(60, 365 * 86_400).default(7 * 86_400),
 } as const;

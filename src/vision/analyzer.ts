@@ -232,8 +232,12 @@ interface FramePixels {
   full?: DecodedImage;
 }
 
-/** Whether an analysis under this plan reads the full frame whatever it finds. */
-const needsFullFrame = (plan: AnalysisPlan): boolean => plan.identityDue || plan.meshDue !== false || plan.phonesOnly !== undefined || (plan.phonesDue && !plan.deferPhones);
+/**
+ * Whether an analysis under this plan reads the full frame whatever it finds (else it is decoded only if needed:
+ * an empty desk has identity due on every frame, but behind the motion gate nothing runs on an unchanged one).
+ */
+const needsFullFrame = (plan: AnalysisPlan): boolean =>
+  (plan.identityDue && (plan.motion?.lastFaces.length ?? 1) > 0) || plan.meshDue !== false || plan.phonesOnly !== undefined || (plan.phonesDue && !plan.deferPhones);
 
 const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
 

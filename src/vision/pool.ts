@@ -73,8 +73,7 @@ class Slot {
     private readonly url: URL,
     private readonly init: AnalyzerOptions,
     private readonly timeoutMs: number,
-    /** V8 young-generation cap per worker (MB, 0 = Node's default). The models live in wasm memory; the JS
-     *  side allocates little per frame, and Node's default semi-spaces cost ~35 MB RSS per worker (docs/models.md). */
+    /** V8 young-generation cap per worker (MB, 0 = Node's default; docs/models.md "Memory"). */
     private readonly youngGenMb = 0,
   ) {}
 
