@@ -490,8 +490,10 @@ export async function benchVision(): Promise<void> {
     // The four runs behind the goals' ratios run twice, the second time in reverse order (A B C D D C B A): the
     // machine's speed drifts over minutes on these shared cores, and a ratio of two runs minutes apart measured
     // that drift as much as the schedules (every model 1 -> 2 workers read 1.69-1.93x on the same code).
+    // Every pool run comes before the per-stage tables, which load the models on this main thread: as in
+    // `vigil serve`, the pool's main thread then holds no models (with them, its garbage collections — V8's helper
+    // threads serve every isolate — took CPU from the workers).
     const adaptive2First = await poolRun(server, frames, { workers: 2, ...load });
-    const stages = await stageTable(config, frames);
     const adaptive1First = await poolRun(server, frames, { workers: 1, ...load });
     const every1First = await poolRun(server, frames, { workers: 1, settings: EVERY, ...load });
     // Worker scaling on model-bound work (every model on every frame): the adaptive schedule's cheap gated
@@ -504,7 +506,6 @@ export async function benchVision(): Promise<void> {
     const adaptive1Confirm = await poolRun(server, frames, { workers: 1, settings: CONFIRM_EVERY, ...load });
     // The same with the other phone detector (VISION_PHONE_MODEL=yolov5s; the default is centernet).
     const altConfig = loadConfig({}, { LOG_LEVEL: 'silent', ...ALT });
-    const stagesAlt = await stageTable(altConfig, frames);
     const adaptive1Alt = await poolRun(server, frames, { workers: 1, settings: ALT, ...load });
     const every1Alt = await poolRun(server, frames, { workers: 1, settings: { ...EVERY, ...ALT }, ...load });
     const row = (name: string, w: number, r: RunResult) => [name, String(w), f1(r.offeredFps), f1(r.fps), String(r.stats.stages.detector), String(r.stats.stages.detectorSkipped), String(r.stats.stages.meshConfirm), String(r.stats.stages.identity), String(r.stats.stages.phones), f1(r.rssMb), r.load.toFixed(1)];
@@ -538,6 +539,8 @@ export async function benchVision(): Promise<void> {
       ['moving desk, VISION_PHONE_IGNORE_FACE_MOTION=true', await poolRun(server, moving1fps, { workers: 1, clients: desks, fps: 1, windowMs: WINDOW_MS, settings: { VISION_PHONE_IGNORE_FACE_MOTION: true } })],
       ['before: moving desk, mesh every frame, no gate', await poolRun(server, moving1fps, { workers: 1, clients: desks, fps: 1, windowMs: WINDOW_MS, settings: { VISION_MOTION_THRESHOLD: 0, VISION_MESH_EVERY_FRAME: true } })],
     ] as [string, RunResult][];
+    const stages = await stageTable(config, frames);
+    const stagesAlt = await stageTable(altConfig, frames);
     const costs = stages.median;
     // The issue's idle single-thread model costs (blazeface 28, mesh ~4, antispoof + liveness 10, face-api
     // landmarks + descriptor 27 ms) and the phone screening pass at 256x192 (centernet 29, YOLOv5s 72 ms: the

@@ -160,9 +160,8 @@ export async function startVisionPool(opts: VisionPoolOptions): Promise<VisionPo
   const init: AnalyzerOptions = analyzerOptions(config);
   const url = opts.workerUrl ?? defaultWorkerUrl();
   // `vigil` starts node with --initial-heap-size for the gateway (bin/vigil.js). V8 applies the flag to every
-  // isolate created while it is set, and a worker's small young generation promotes most objects, so each
-  // worker would grow ~50 MB of old generation before its first full GC (measured: 2 workers 705–715 MB
-  // RSS instead of 580–631). The main isolate keeps its setting; workers (and their replacements) get V8's default (0).
+  // isolate created while it is set, so each worker would grow ~50 MB of old generation before its first full GC
+  // (measured with a 4 MB young generation: 2 workers 705–715 MB RSS instead of 580–631). The main isolate keeps its setting; workers (and their replacements) get V8's default (0).
   setFlagsFromString('--initial-heap-size=0');
   const slots = Array.from({ length: count }, () => new Slot(url, init, config.VISION_JOB_TIMEOUT_MS, config.VISION_WORKER_YOUNG_GEN_MB));
   try {
