@@ -1,8 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { z } from 'zod';
+import { writeFileAtomic } from '../data/folders.js';
 
 export class RedisServerMissingError extends Error {
   override name = 'RedisServerMissingError';
@@ -39,9 +42,49 @@ export interface RedisServerOptions {
   extraArgs?: string[];
 }
 
+/** The running server's pid and port, in its folder: how a later start finds a server whose parent died. */
+const RUNNING_FILE = 'embedded-redis.json';
+const runningSchema = z.object({ pid: z.number().int().positive(), port: z.number().int().positive() });
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Stops a redis-server left running on this folder by a process that died without stopping it (killed, crashed):
+ * two servers must not share one AOF. It is recognised by its pid and by the title Redis gives itself,
+ * `redis-server 127.0.0.1:<port>` (Linux /proc); SIGTERM lets it flush its AOF first.
+ */
+async function stopLeftover(dir: string): Promise<void> {
+  const file = join(dir, RUNNING_FILE);
+  let left: z.infer<typeof runningSchema>;
+  try {
+    left = runningSchema.parse(JSON.parse(await readFile(file, 'utf8')));
+  } catch {
+    return;
+  }
+  const title = await readFile(`/proc/${left.pid}/cmdline`, 'utf8').catch(() => '');
+  if (alive(left.pid) && new RegExp(`^redis-server 127\\.0\\.0\\.1:${left.port}(\\s|\\0|$)`).test(title)) {
+    process.kill(left.pid, 'SIGTERM');
+    for (const deadline = Date.now() + 10_000; alive(left.pid) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+    if (alive(left.pid)) process.kill(left.pid, 'SIGKILL');
+  }
+  await rm(file, { force: true });
+}
+
 /**
  * A private redis-server child process on a loopback port with a random password: the embedded
  * default of `vigil serve` and the server every test run starts for itself.
+ *
+ * It runs in a process group of its own: Ctrl-C in a terminal (and systemd's stop) signals the whole group at
+ * once, and a server stopped at the same moment as Vigil lost what Vigil still wrote while stopping (the last
+ * status changes, audit records). Vigil stops it last instead; one that outlived a killed Vigil is stopped at
+ * the next start (stopLeftover).
  */
 export class RedisServerProcess {
   private child: ChildProcess | undefined;
@@ -56,6 +99,7 @@ export class RedisServerProcess {
 
   async start(): Promise<void> {
     await mkdir(this.options.dir, { recursive: true });
+    await stopLeftover(this.options.dir);
     if (!this.port) this.port = this.options.port ?? (await freePort());
     // The password goes in through stdin (`redis-server -` reads its configuration there first): an argument
     // would be readable by every local user in /proc/<pid>/cmdline until Redis rewrites its process title.
@@ -73,7 +117,7 @@ export class RedisServerProcess {
       '--loglevel', 'warning',
       ...(this.options.extraArgs ?? []),
     ];
-    const child = spawn('redis-server', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn('redis-server', args, { stdio: ['pipe', 'ignore', 'pipe'], detached: true });
     this.child = child;
     child.stdin?.on('error', () => undefined);
     child.stdin?.end(`requirepass ${this.password}\n`);
@@ -87,7 +131,10 @@ export class RedisServerProcess {
     const deadline = Date.now() + 10_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}: ${stderr.trim()}`);
-      if (await this.ping()) return;
+      if (await this.ping()) {
+        await writeFileAtomic(join(this.options.dir, RUNNING_FILE), JSON.stringify({ pid: child.pid, port: this.port }));
+        return;
+      }
       if (Date.now() > deadline) throw new Error(`redis-server did not answer on port ${this.port} within 10 s`);
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -117,6 +164,7 @@ export class RedisServerProcess {
     const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
     await exited;
     clearTimeout(timer);
+    await rm(join(this.options.dir, RUNNING_FILE), { force: true });
   }
 
   /** Simulates a crash: no chance to flush. */
