@@ -200,9 +200,9 @@ export function lumaGrid(img: RgbValues): LumaGrid {
  * Little fine detail alone does not mean blurred: a plain wall behind an empty chair has none either, and
  * calling it blurred would hide every empty desk in front of one. Blur removes fine detail but keeps
  * the coarse shapes, so an image is blurred only when its fine detail is low both absolutely and relative
- * to the detail of the same image at a quarter of the size (measured on the webcam clip and the face
- * photos: sharp >= 0.10, Gaussian blur of sigma >= 2 px at 640 px <= 0.07; a flat wall stays ~0.1 or above),
- * or when it keeps a person's contrast (BLURRED_CONTRAST_STD).
+ * to the detail of the same image at a quarter of the size (measured on the small images of the webcam clip
+ * and of face photos at 640x480: sharp >= 0.18, Gaussian blur of sigma >= 2 px <= 0.05; docs/models.md), or when
+ * it keeps a person's contrast (BLURRED_CONTRAST_STD).
  */
 export function qualityOf({ luma, w, h, sum, sumSq }: LumaGrid, t: QualityThresholds = defaultQualityThresholds): QualityObservation {
   const brightness = sum / (w * h);
