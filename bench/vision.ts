@@ -489,7 +489,7 @@ export async function benchVision(): Promise<void> {
     const load = { clients: 3, fps: 15, windowMs: WINDOW_MS };
     // The four runs behind the goals' ratios run twice, the second time in reverse order (A B C D D C B A): the
     // machine's speed drifts over minutes on these shared cores, and a ratio of two runs minutes apart measured
-    // that drift as much as the schedules (every model 1 -> 2 workers read 1.69-1.93x on the same code).
+    // that drift as much as the schedules (every model 1 -> 2 workers read 1.62-1.93x on the same code).
     // Every pool run comes before the per-stage tables, which load the models on this main thread: as in
     // `vigil serve`, the pool's main thread then holds no models (with them, its garbage collections — V8's helper
     // threads serve every isolate — took CPU from the workers).
