@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import type { QualityObservation } from '../domain/observation.js';
 import { sniffImageFormat } from '../domain/protocol.js';
-import { DECODE_SCALES, decodePlainJpeg, plainJpegSize } from './jpeg.js';
+import { decodePlainJpeg, plainJpegSize } from './jpeg.js';
 
 /** A decoded, upright RGB image. */
 export interface DecodedImage {
@@ -72,7 +72,7 @@ export function decodeScaled(bytes: Buffer, maxSide: number, side: number): { sm
   const size = plainJpegSize(bytes);
   if (!size) return undefined;
   const k = downscaleFactor(size, side);
-  if (!DECODE_SCALES.includes(k)) return undefined;
+  if (k === 1) return undefined;
   const small = decodePlainJpeg(bytes, maxSide, k);
   return small && { small: { ...small, channels: 3, format: 'jpeg' }, k, ...size };
 }

@@ -61,7 +61,7 @@ interface TurboJpegExports {
 
 const TJPF_RGB = 0;
 /** The DCT scalings a frame is decoded at besides full size (libjpeg-turbo has 1/8 steps; these are exact box sizes). */
-export const DECODE_SCALES: readonly number[] = [2, 4, 8];
+const DECODE_SCALES: readonly number[] = [2, 4, 8];
 
 /** The decoder's wasm file inside the installed package folder (the model loader checks it at start-up). */
 export function jpegDecoderFile(packageDir = dirname(createRequire(import.meta.url).resolve('@cwasm/jpeg-turbo/package.json'))): string {
@@ -139,9 +139,9 @@ let turbo: TurboJpeg | undefined;
  * DECODE_SCALES); undefined when sharp must decode it.
  */
 export function decodePlainJpeg(bytes: Buffer, maxSide: number, scale = 1): { data: Buffer; width: number; height: number } | undefined {
+  if (scale !== 1 && !DECODE_SCALES.includes(scale)) return undefined;
   const size = plainJpegSize(bytes);
   if (!size || size.width > maxSide || size.height > maxSide) return undefined;
-  if (scale !== 1 && !DECODE_SCALES.includes(scale)) return undefined;
   try {
     turbo ??= new TurboJpeg(loadJpegDecoder());
     const out = turbo.decode(bytes, scale);
